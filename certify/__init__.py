@@ -21,6 +21,7 @@ from certify.relations import (
     parse_domain,
     parse_measure,
     parse_relation,
+    quadrature,
     residual_max,
     residual_sumsq,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "parse_domain",
     "parse_measure",
     "parse_relation",
+    "quadrature",
     "residual_max",
     "residual_sumsq",
 ]

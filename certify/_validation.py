@@ -87,7 +87,7 @@ def check_finite_array(values: npt.ArrayLike, name: str) -> npt.NDArray[np.float
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(b) for b in bad)
         raise InvalidInputError(
-            f"`{name}` must contain only finite values; found {arr[tuple(bad)]!r} at index "
+            f"`{name}` must contain only finite values; found {float(arr[tuple(bad)])!r} at index "
             f"{where if len(where) != 1 else where[0]}."
         )
     return arr

@@ -5,24 +5,26 @@ this table and a float64 parameter vector. The formulas below are the single
 source of truth for both the numba kernels and their pure-numpy twins
 (``r`` is the Euclidean distance ``|x - y|``, ``<x, y>`` the dot product):
 
-===============  ===  ==============================  =============================================
-kernel           kind params                          value k(x, y)
-===============  ===  ==============================  =============================================
-Gaussian (RBF)   0    [lengthscale]                   exp(-r^2 / (2 l^2))
-Laplace          1    [lengthscale]                   exp(-r / l)
-Matern 3/2       2    [lengthscale]                   (1 + sqrt(3) r / l) exp(-sqrt(3) r / l)
-Matern 5/2       3    [lengthscale]                   (1 + sqrt(5) r / l + 5 r^2 / (3 l^2)) exp(-sqrt(5) r / l)
-Polynomial       4    [degree, offset, gamma]         (gamma <x, y> + offset)^degree
-Brownian         5    []                              prod_i min(x_i, y_i)        (x, y >= 0)
-Periodic         6    [kappa, period]                 exp(kappa sum_i cos(2 pi (x_i - y_i) / period))
-Arc-cosine 0     7    []                              1 - theta / pi
-Arc-cosine 1     8    []                              |x| |y| (sin theta + (pi - theta) cos theta) / pi
-Exp. dot         9    [scale]                         exp(<x, y> / scale)
-===============  ===  ==============================  =============================================
+=============  ====  =========================  =========================================
+kernel         kind  params                     value k(x, y)
+=============  ====  =========================  =========================================
+Gaussian       0     [lengthscale]              exp(-r^2 / (2 l^2))
+Laplace        1     [lengthscale]              exp(-r / l)
+Matern 3/2     2     [lengthscale]              (1 + sqrt(3) r / l) exp(-sqrt(3) r / l)
+Matern 5/2     3     [lengthscale]              (1 + a + a^2 / 3) exp(-a), a = sqrt(5) r / l
+Polynomial     4     [degree, offset, gamma]    (gamma <x, y> + offset)^degree
+Brownian       5     []                         prod_i min(x_i, y_i)        (x, y >= 0)
+Periodic       6     [kappa, period]            exp(kappa sum_i cos(2 pi (x_i - y_i) / p))
+Arc-cosine 0   7     []                         1 - theta / pi
+Arc-cosine 1   8     []                         |x| |y| (sin t + (pi - t) cos t) / pi, t = theta
+Exp. dot       9     [scale]                    exp(<x, y> / scale)
+=============  ====  =========================  =========================================
 
-For the arc-cosine kernels ``theta = arccos(<x, y> / (|x| |y|))`` with the
-cosine clipped to [-1, 1]; when ``x = 0`` or ``y = 0`` the order-0 kernel is
-1/2 (the Heaviside step at 0 is 1/2) and the order-1 kernel is 0.
+For the arc-cosine kernels ``theta`` is the angle between x and y, computed as
+``2 atan2(|u - v|, |u + v|)`` with ``u = x/|x|``, ``v = y/|y|`` (Kahan's
+formula, accurate at theta = 0 and pi, unlike arccos of the cosine); when
+``x = 0`` or ``y = 0`` the order-0 kernel is 1/2 (the Heaviside step at 0 is
+1/2) and the order-1 kernel is 0.
 """
 
 from __future__ import annotations

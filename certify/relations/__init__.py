@@ -16,6 +16,9 @@ from certify.relations.kernels import (
     Periodic,
     Polynomial,
 )
+from certify.relations.measures import Chebyshev, Empirical, Measure, Uniform
+from certify.relations.measures import Gaussian as GaussianMeasure
+from certify.relations.quadrature import QuadratureRule, quadrature
 from certify.relations.spec import parse_domain, parse_measure, parse_relation
 
 __all__ = [
@@ -24,26 +27,33 @@ __all__ = [
     "Box",
     "Brownian",
     "CallableRelation",
+    "Chebyshev",
     "Domain",
+    "Empirical",
     "ExpDot",
     "ExpressionRelation",
     "FiniteSet",
     "Gaussian",
+    "GaussianMeasure",
     "Kernel",
     "Laplace",
     "LipschitzBound",
     "Matern32",
     "Matern52",
+    "Measure",
     "Periodic",
     "Polynomial",
+    "QuadratureRule",
     "RealSpace",
     "Relation",
     "ResidualMax",
     "Sphere",
+    "Uniform",
     "gram",
     "parse_domain",
     "parse_measure",
     "parse_relation",
+    "quadrature",
     "residual_max",
     "residual_sumsq",
 ]

@@ -216,7 +216,7 @@ class Gaussian(_Stationary):
     >>> k = Gaussian(lengthscale=0.5)
     >>> float(k([[0.0]], [[0.5]])[0, 0]) == float(np.exp(-0.5))
     True
-    >>> k.lipschitz(Box([-1.0], [1.0])).x >= np.exp(-0.5) / 0.5  # sup |f'| = e^-1/2 / l
+    >>> bool(k.lipschitz(Box([-1.0], [1.0])).x >= np.exp(-0.5) / 0.5)  # sup |f'| = e^-1/2 / l
     True
     """
 
@@ -455,7 +455,7 @@ class ArcCosine(Kernel):
 
     Examples
     --------
-    >>> ArcCosine(order=0)([[1.0, 0.0]], [[0.0, 1.0]])[0, 0]  # theta = pi / 2
+    >>> float(ArcCosine(order=0)([[1.0, 0.0]], [[0.0, 1.0]])[0, 0])  # theta = pi / 2
     0.5
     """
 

@@ -229,7 +229,7 @@ def parse_measure(spec: str | Measure) -> Measure:
     if name not in classes:
         raise InvalidInputError(
             f"unknown measure {name!r} in {spec!r}; valid names: {', '.join(_MEASURE_NAMES)} "
-            "(empirical measures are built in Python: certify.relations.Empirical(points))."
+            "(build empirical measures in Python: certify.relations.Empirical(points, weights))."
         )
     result: Measure = _construct(classes[name], params, spec, {})
     return result
