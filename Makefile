@@ -24,7 +24,7 @@ lint: $(STAMP)
 
 ## test: lint, type-check, then the whole pytest suite (tests/, proofs/, doctests, notebooks)
 test: lint
-	$(BIN)/python -m pytest -n 2 certify tests proofs
+	$(BIN)/python -m pytest -n 2 certify tests proofs --nbmake notebooks
 
 ## bench: the benchmarks (ratios against named peers, one run)
 bench: $(STAMP)
