@@ -1,0 +1,144 @@
+"""Interval primitives: every exact result of a point operation lies in the enclosure.
+
+The exact values are computed in 300-bit mpmath arithmetic from the float inputs, so the
+tests check containment with no tolerance at all.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from certify._kernels import interval as iv
+
+finite = st.floats(min_value=-50.0, max_value=50.0, allow_nan=False, allow_infinity=False)
+mp = mpmath.mp
+
+
+def _interval(a: float, b: float) -> tuple[float, float]:
+    return (a, b) if a <= b else (b, a)
+
+
+def _inside(value: mpmath.mpf, lo: float, hi: float) -> bool:
+    return mpmath.mpf(lo) <= value <= mpmath.mpf(hi)
+
+
+@numba.njit
+def _binary(op, alo, ahi, blo, bhi):
+    if op == 0:
+        return iv.iadd(alo, ahi, blo, bhi)
+    if op == 1:
+        return iv.isub(alo, ahi, blo, bhi)
+    if op == 2:
+        return iv.imul(alo, ahi, blo, bhi)
+    return iv.idiv(alo, ahi, blo, bhi)
+
+
+@numba.njit
+def _unary(op, alo, ahi, n):
+    if op == 0:
+        return iv.iexp(alo, ahi)
+    if op == 1:
+        return iv.itanh(alo, ahi)
+    if op == 2:
+        return iv.isigmoid(alo, ahi)
+    if op == 3:
+        return iv.irelu(alo, ahi)
+    if op == 4:
+        return iv.isqrt(alo, ahi)
+    if op == 5:
+        return iv.icos(alo, ahi)
+    if op == 6:
+        return iv.isin(alo, ahi)
+    if op == 7:
+        return iv.isqr(alo, ahi)
+    if op == 8:
+        return iv.iabs(alo, ahi)
+    return iv.ipow(alo, ahi, n)
+
+
+BINARY = {
+    0: lambda a, b: a + b,
+    1: lambda a, b: a - b,
+    2: lambda a, b: a * b,
+    3: lambda a, b: a / b,
+}
+UNARY = {
+    0: mpmath.exp,
+    1: mpmath.tanh,
+    2: lambda z: 1 / (1 + mpmath.exp(-z)),
+    3: lambda z: max(z, 0),
+    4: lambda z: mpmath.sqrt(z),
+    5: mpmath.cos,
+    6: mpmath.sin,
+    7: lambda z: z * z,
+    8: abs,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(finite, finite, finite, finite, st.floats(0, 1), st.floats(0, 1), st.integers(0, 3))
+def test_binary_ops_contain_exact_results(a, b, c, d, s, t, op):
+    alo, ahi = _interval(a, b)
+    blo, bhi = _interval(c, d)
+    x = alo + s * (ahi - alo)
+    y = blo + t * (bhi - blo)
+    x, y = min(max(x, alo), ahi), min(max(y, blo), bhi)
+    if op == 3 and y == 0.0:
+        return
+    lo, hi = _binary(op, alo, ahi, blo, bhi)
+    with mpmath.workprec(300):
+        exact = BINARY[op](mpmath.mpf(x), mpmath.mpf(y))
+        assert _inside(exact, lo, hi), (op, (alo, ahi), (blo, bhi), x, y, lo, hi)
+
+
+@settings(max_examples=500, deadline=None)
+@given(finite, finite, st.floats(0, 1), st.integers(0, 9), st.integers(0, 7))
+def test_unary_ops_contain_exact_results(a, b, s, op, n):
+    alo, ahi = _interval(a, b)
+    if op == 4:  # sqrt on the non-negative part
+        alo, ahi = abs(alo), abs(alo) + abs(ahi)
+    x = min(max(alo + s * (ahi - alo), alo), ahi)
+    lo, hi = _unary(op, alo, ahi, n)
+    with mpmath.workprec(300):
+        z = mpmath.mpf(x)
+        exact = z**n if op == 9 else UNARY[op](z)
+        assert _inside(exact, lo, hi), (op, n, (alo, ahi), x, lo, hi)
+
+
+def test_point_intervals_are_tight():
+    # A point interval through one correctly rounded op widens by a couple of ulps only.
+    lo, hi = _binary(0, 0.1, 0.1, 0.2, 0.2)
+    assert hi - lo <= 4 * math.ulp(0.3)
+    lo, hi = _unary(0, 1.0, 1.0, 0)
+    assert hi - lo <= 64 * math.ulp(math.e)
+
+
+def test_cos_extremes_and_wide_intervals():
+    assert _unary(5, -0.1, 0.1, 0)[1] == 1.0  # contains 0
+    assert _unary(5, 3.0, 3.3, 0)[0] == -1.0  # contains pi
+    assert _unary(5, 0.0, 7.0, 0) == (-1.0, 1.0)
+
+
+def test_overflow_and_nan():
+    lo, hi = _binary(0, 1e308, 1e308, 1e308, 1e308)
+    assert lo == np.finfo(np.float64).max and hi == np.inf  # true sum is > max float
+    lo, hi = _binary(3, 1.0, 2.0, -1.0, 1.0)
+    assert (lo, hi) == (-np.inf, np.inf)  # division by an interval containing 0
+    lo, hi = _unary(0, np.nan, np.nan, 0)
+    assert math.isnan(lo) and math.isnan(hi)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_ipow_straddling_zero(n):
+    lo, hi = _unary(9, -2.0, 1.0, n)
+    if n % 2:
+        assert lo <= -(2.0**n) and hi >= 1.0
+    else:
+        assert lo == 0.0 and hi >= 2.0**n
