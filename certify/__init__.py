@@ -3,7 +3,15 @@ and attention mechanisms (Altabaa & Lafferty, 2024).
 
 The mathematics and the lemma ids (T-S, T-A, T-Att, L1..L10) are in THEORY.md;
 the public API is re-exported here.
+
+Engine-side names (``MLP``, ``certify_model``, ``enclose``, ``Budget``,
+``Certificate``, ``verify``) load lazily on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from certify import kernels
 from certify._version import __version__
@@ -27,6 +35,9 @@ from certify.relations import (
 )
 
 __all__ = [
+    "MLP",
+    "Budget",
+    "Certificate",
     "CertificateError",
     "CertifyError",
     "InvalidInputError",
@@ -35,6 +46,8 @@ __all__ = [
     "ResidualMax",
     "SolverError",
     "__version__",
+    "certify_model",
+    "enclose",
     "gram",
     "kernels",
     "parse_domain",
@@ -43,4 +56,31 @@ __all__ = [
     "quadrature",
     "residual_max",
     "residual_sumsq",
+    "verify",
 ]
+
+if TYPE_CHECKING:
+    from certify.certificates import Budget, Certificate, certify_model, enclose, verify
+    from certify.networks import MLP
+
+_LAZY = {
+    "MLP": "certify.networks",
+    "Budget": "certify.certificates",
+    "Certificate": "certify.certificates",
+    "certify_model": "certify.certificates",
+    "enclose": "certify.certificates",
+    "verify": "certify.certificates",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'certify' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -36,10 +36,15 @@ __all__ = [
     "down_libm",
     "iabs",
     "iadd",
+    "iatan",
+    "iatan2",
     "icos",
     "idiv",
+    "idiv_ext",
     "iexp",
+    "ilog",
     "imul",
+    "imul_ext",
     "ineg",
     "ipow",
     "irelu",
@@ -266,3 +271,102 @@ def isin(alo, ahi):
     slo, shi = isub(alo, ahi, half_pi, half_pi)
     # pi/2 as a float is within 1e-16 of the exact value: widen by it.
     return icos(down(slo - 1e-16), up(shi + 1e-16))
+
+
+# --- appended: extended multiplication/division, log, atan, atan2 ---------------------------
+# IEEE 754 gives NaN for 0 * inf and inf / inf, and numba's min/max drop or keep a NaN
+# depending on the argument order, so :func:`imul` and :func:`idiv` may return a *finite,
+# wrong* interval when an end is infinite (e.g. imul([1, inf], [0, 2]) = [0, 2]). Code that
+# can meet infinite ends (overflowed exp, a division by an interval holding 0, log near 0)
+# uses the ``_ext`` versions, which follow the IEEE 1788 rule 0 * inf = 0: every finite
+# point times 0 is 0, and the unbounded directions are covered by the other end products.
+
+_HALF_PI_UP = math.nextafter(math.pi / 2.0, math.inf)  # > pi/2 (the float pi/2 is below it)
+
+
+@numba.njit(cache=True, inline="always")
+def _xmul(a, b):
+    """a * b with 0 * (+-inf) = 0."""
+    if a == 0.0 or b == 0.0:
+        return 0.0
+    return a * b
+
+
+@numba.njit(cache=True, inline="always")
+def imul_ext(alo, ahi, blo, bhi):
+    """[a] [b] where ends may be infinite (unbounded intervals); NaN in any end gives NaN."""
+    if alo != alo or ahi != ahi or blo != blo or bhi != bhi:
+        return np.nan, np.nan
+    p1 = _xmul(alo, blo)
+    p2 = _xmul(alo, bhi)
+    p3 = _xmul(ahi, blo)
+    p4 = _xmul(ahi, bhi)
+    lo = min(min(p1, p2), min(p3, p4))
+    hi = max(max(p1, p2), max(p3, p4))
+    return down(lo), up(hi)
+
+
+@numba.njit(cache=True, inline="always")
+def idiv_ext(alo, ahi, blo, bhi):
+    """[a] / [b] where ends may be infinite; the whole line when [b] contains 0.
+
+    With finite ends this is :func:`idiv`; otherwise [a] times the reciprocal interval
+    [1 / bhi, 1 / blo] (ends rounded outward, clamped to the sign of [b]), which
+    avoids inf / inf.
+    """
+    if alo != alo or ahi != ahi or blo != blo or bhi != bhi:
+        return np.nan, np.nan
+    if blo <= 0.0 <= bhi:
+        return -np.inf, np.inf
+    if math.isfinite(alo) and math.isfinite(ahi) and math.isfinite(blo) and math.isfinite(bhi):
+        return idiv(alo, ahi, blo, bhi)
+    if blo > 0.0:
+        rlo = max(down(1.0 / bhi), 0.0)
+        rhi = up(1.0 / blo)
+    else:
+        rlo = down(1.0 / blo)
+        rhi = min(up(1.0 / bhi), 0.0)
+    return imul_ext(alo, ahi, rlo, rhi)
+
+
+@numba.njit(cache=True, inline="always")
+def ilog(alo, ahi):
+    """log([a]) on the part of [a] that is > 0.
+
+    The lower end is -inf when [a] reaches 0; NaN (unknown) when [a] has no positive part.
+    """
+    if alo != alo or ahi != ahi or not ahi > 0.0:
+        return np.nan, np.nan
+    hi = up_libm(math.log(ahi))
+    if alo <= 0.0:
+        return -np.inf, hi
+    return down_libm(math.log(alo)), hi
+
+
+@numba.njit(cache=True, inline="always")
+def iatan(alo, ahi):
+    """atan([a]) (increasing), within [-pi/2, pi/2]."""
+    return max(down_libm(math.atan(alo)), -_HALF_PI_UP), min(up_libm(math.atan(ahi)), _HALF_PI_UP)
+
+
+@numba.njit(cache=True, inline="always")
+def iatan2(ylo, yhi, xlo, xhi):
+    """atan2([y], [x]) over the part of the box [x] x [y] in the closed quadrant x, y >= 0.
+
+    There the angle increases with y and decreases with x, so its range is
+    [atan2(ylo, xhi), atan2(yhi, xlo)]. When the box holds the origin (where atan2 is
+    undefined and nearby angles fill the quadrant) the result is [0, pi/2]. Negative
+    parts of [x] and [y] are ignored (the caller's quantities are non-negative).
+    """
+    if ylo != ylo or yhi != yhi or xlo != xlo or xhi != xhi:
+        return np.nan, np.nan
+    # max(., 0) + 0.0 also turns -0.0 into +0.0 (atan2(0, -0.0) would be pi).
+    ylo = max(ylo, 0.0) + 0.0
+    yhi = max(yhi, 0.0) + 0.0
+    xlo = max(xlo, 0.0) + 0.0
+    xhi = max(xhi, 0.0) + 0.0
+    if ylo == 0.0 and xlo == 0.0:
+        return 0.0, _HALF_PI_UP
+    lo = max(down_libm(math.atan2(ylo, xhi)), 0.0)
+    hi = min(up_libm(math.atan2(yhi, xlo)), _HALF_PI_UP)
+    return lo, hi

@@ -15,11 +15,17 @@ import numpy.typing as npt
 import sympy as sp
 from flint import arb, ctx
 
+from certify._kernels.interval_relations import (
+    SUPPORTED_EXPRESSION_NODES,
+    UnsupportedNodeError,
+    compile_expression,
+    enclose_bilinear,
+)
 from certify._rigorous import WORKING_PRECISION, ball, upper_float
 from certify._validation import check_finite_array, check_int, describe
 from certify.errors import InvalidInputError
 from certify.relations._arb_eval import UnsupportedExpressionError, arb_evaluate, supported
-from certify.relations.base import Relation
+from certify.relations.base import EnclosureArrays, Relation
 from certify.relations.domains import Box
 
 __all__ = ["Bilinear", "CallableRelation", "ExpressionRelation"]
@@ -27,6 +33,8 @@ __all__ = ["Bilinear", "CallableRelation", "ExpressionRelation"]
 # Pairwise evaluation of callables and expressions goes through blocks of about
 # this many pairs, so the (n, m) result is the only full-size array.
 _BLOCK_PAIRS = 1 << 18
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def _pairwise_by_blocks(
@@ -110,6 +118,18 @@ class Bilinear(Relation):
             lx = self._sup_image(self.W, y_box)
             ly = self._sup_image(self.W.T, x_box)
         return lx, ly
+
+    def _enclose(
+        self,
+        xlo: FloatArray,
+        xhi: FloatArray,
+        ylo: FloatArray,
+        yhi: FloatArray,
+        *,
+        gradients: bool,
+    ) -> EnclosureArrays:
+        # Interval x^T W y (W exact), grad_x = W y, grad_y = W^T x.
+        return enclose_bilinear(self.W, xlo, xhi, ylo, yhi, gradients=gradients)
 
     @staticmethod
     def _sup_image(W: npt.NDArray[np.float64], box: Box | None) -> float:
@@ -241,6 +261,22 @@ class CallableRelation(Relation):
         self, x_box: Box | None, y_box: Box | None, dims: tuple[int | None, int | None]
     ) -> tuple[float, float]:
         return math.inf, math.inf
+
+    def _enclose(
+        self,
+        xlo: FloatArray,
+        xhi: FloatArray,
+        ylo: FloatArray,
+        yhi: FloatArray,
+        *,
+        gradients: bool,
+    ) -> EnclosureArrays:
+        raise InvalidInputError(
+            f"the relation {self.spec!r} is a black-box callable: nothing is known about its "
+            "values between the points where it is called, so it cannot be enclosed "
+            "rigorously over a box. Give it as a sympy expression instead "
+            "(ExpressionRelation('...') or the spec 'expr:...'), or use a kernel or Bilinear."
+        )
 
     def __repr__(self) -> str:
         return f"CallableRelation({self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
@@ -401,6 +437,57 @@ class ExpressionRelation(Relation):
                 if not math.isfinite(best):
                     return math.inf
         return best
+
+    def _interval_function(self, gradients: bool) -> Callable[..., tuple[FloatArray, FloatArray]]:
+        """The jitted interval code of the value (and the partial derivatives), compiled once."""
+        cache: dict[bool, Callable[..., tuple[FloatArray, FloatArray]]] = self.__dict__.setdefault(
+            "_interval_cache", {}
+        )
+        if True in cache:  # the full function also serves value-only calls
+            return cache[True]
+        if gradients not in cache:
+            xs, ys = self.symbols
+            try:
+                cache[gradients] = compile_expression(self.expr, xs, ys, gradients=gradients)[0]
+            except UnsupportedNodeError as exc:
+                node = str(exc.node)
+                for name in ("Abs", "Sign", "Heaviside", "Delta"):
+                    node = node.replace(f"_{name}(", f"{name}(")
+                where = "the expression" if not gradients else "the expression or a derivative"
+                reason = f" ({exc.reason})" if exc.reason else ""
+                raise InvalidInputError(
+                    f"the relation {self.spec!r} cannot be enclosed rigorously: {where} holds "
+                    f"`{node}` (a {type(exc.node).__name__} node{reason}), which has no interval "
+                    f"enclosure. Supported: {'; '.join(SUPPORTED_EXPRESSION_NODES)}."
+                ) from None
+        return cache[gradients]
+
+    def _enclose(
+        self,
+        xlo: FloatArray,
+        xhi: FloatArray,
+        ylo: FloatArray,
+        yhi: FloatArray,
+        *,
+        gradients: bool,
+    ) -> EnclosureArrays:
+        # Generated interval code for the value and each sympy partial derivative; Abs
+        # differentiates to sign, whose range over an interval holding 0 is [-1, 1] (the
+        # Clarke hull); a jump (sign, Heaviside) makes the gradient bounds infinite there.
+        lo, hi = self._interval_function(gradients)(xlo, xhi, ylo, yhi)
+        dx = self.x_dim
+        col = np.ascontiguousarray
+        if not gradients:
+            empty = np.empty((0, dx)), np.empty((0, self.y_dim))
+            return col(lo[:, 0]), col(hi[:, 0]), empty[0], empty[0], empty[1], empty[1]
+        return (
+            col(lo[:, 0]),
+            col(hi[:, 0]),
+            col(lo[:, 1 : 1 + dx]),
+            col(hi[:, 1 : 1 + dx]),
+            col(lo[:, 1 + dx :]),
+            col(hi[:, 1 + dx :]),
+        )
 
     def __repr__(self) -> str:
         return f"ExpressionRelation({sp.sstr(self.expr)!r})"

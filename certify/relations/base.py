@@ -2,7 +2,9 @@
 
 A relation function r : X x Y -> R (THEORY.md, "Objects") knows its x- and
 y-dimensions, whether it claims symmetry, how to evaluate itself on point sets
-(pairwise and paired), and a certified Lipschitz constant in each argument on a box.
+(pairwise and paired), a certified Lipschitz constant in each argument on a box,
+and (:meth:`Relation.enclose`) rigorous interval enclosures of its values and
+Clarke gradients over many box pairs at once, for the sup-norm enclosure engine.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from certify._validation import as_points
 from certify.errors import InvalidInputError
 from certify.relations.domains import Box, Domain
 
-__all__ = ["LipschitzBound", "Relation"]
+__all__ = ["LipschitzBound", "Relation", "RelationEnclosure"]
+
+FloatArray = npt.NDArray[np.float64]
+EnclosureArrays = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+"""value lo/hi (k,), grad_x lo/hi (k, x_dim), grad_y lo/hi (k, y_dim) (see RelationEnclosure)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,47 @@ class LipschitzBound:
     y: float
     x_box: Box | None
     y_box: Box | None
+
+
+@dataclass(frozen=True)
+class RelationEnclosure:
+    """Rigorous enclosures of a relation and of its Clarke gradients over k box pairs.
+
+    For every box pair ``i`` and every ``(x, y)`` with ``xlo[i] <= x <= xhi[i]`` and
+    ``ylo[i] <= y <= yhi[i]``:
+
+    * ``value_lo[i] <= r(x, y) <= value_hi[i]``;
+    * every element ``(g_x, g_y)`` of the Clarke generalized gradient of r at
+      ``(x, y)`` (the gradient where r is differentiable; the convex hull of the
+      nearby gradients at kinks such as ``|x - y|`` at 0 or ``min(x, y)`` at
+      ``x = y``) has ``grad_x_lo[i] <= g_x <= grad_x_hi[i]`` and
+      ``grad_y_lo[i] <= g_y <= grad_y_hi[i]`` componentwise.
+
+    With Lebourg's mean-value theorem this gives, for z and c in the box pair,
+    ``r(z) - r(c) in sum_k [grad_k] (z_k - c_k)`` (the mean-value form). Bounds are
+    ``-inf`` / ``inf`` where no finite bound is known (for instance the gradient of
+    a relation that jumps inside the box pair); a NaN never appears.
+
+    Attributes
+    ----------
+    value_lo, value_hi : ndarray of shape (k,)
+    grad_x_lo, grad_x_hi : ndarray of shape (k, x_dim)
+    grad_y_lo, grad_y_hi : ndarray of shape (k, y_dim)
+    """
+
+    value_lo: FloatArray
+    value_hi: FloatArray
+    grad_x_lo: FloatArray
+    grad_x_hi: FloatArray
+    grad_y_lo: FloatArray
+    grad_y_hi: FloatArray
+
+
+def _no_nan(lo: FloatArray, hi: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """An unknown (NaN) bound becomes infinite; never a silent NaN."""
+    lo = np.where(np.isnan(lo), -np.inf, lo)
+    hi = np.where(np.isnan(hi), np.inf, hi)
+    return lo, hi
 
 
 def _box_or_none(domain: Domain | None, name: str) -> Box | None:
@@ -108,6 +155,25 @@ class Relation(ABC):
         """
 
     # --- validation ---------------------------------------------------------------------
+    def _enclose(
+        self,
+        xlo: FloatArray,
+        xhi: FloatArray,
+        ylo: FloatArray,
+        yhi: FloatArray,
+        *,
+        gradients: bool,
+    ) -> EnclosureArrays:
+        """Enclosures on validated boxes: value lo/hi (k,), grad_x lo/hi, grad_y lo/hi.
+
+        With ``gradients=False`` the gradient arrays may have 0 rows. Relations
+        without a rigorous enclosure keep this default, which raises.
+        """
+        raise InvalidInputError(
+            f"{type(self).__name__} {self.spec!r} has no rigorous interval enclosure; use a "
+            "kernel, a Bilinear relation or an ExpressionRelation ('expr:...')."
+        )
+
     def _check_values(self, X: npt.NDArray[np.float64], name: str) -> None:  # noqa: B027
         """Optional hook: check value constraints on points (e.g. x >= 0); raise if violated."""
 
@@ -209,6 +275,124 @@ class Relation(ABC):
                 self._check_values(np.vstack([box.lower, box.upper]), name)
         lx, ly = self._lipschitz(xb, yb, (xdim, ydim))
         return LipschitzBound(x=lx, y=ly, x_box=xb, y_box=yb)
+
+    # --- rigorous enclosures over boxes ----------------------------------------------------
+    def check_boxes(
+        self,
+        xlo: npt.ArrayLike,
+        xhi: npt.ArrayLike,
+        ylo: npt.ArrayLike,
+        yhi: npt.ArrayLike,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Validate k box pairs for this relation; return them as C-contiguous float64 arrays.
+
+        A 1-D array is read as k boxes in one dimension (as for points).
+
+        Raises
+        ------
+        InvalidInputError
+            Non-finite entries, wrong shapes or dimensions, ``lo > hi`` anywhere, or
+            coordinates the relation forbids (e.g. negative ones for the Brownian kernel).
+        """
+        arrays = []
+        for arr, name, dim in (
+            (xlo, "xlo", self.x_dim),
+            (xhi, "xhi", self.x_dim),
+            (ylo, "ylo", self.y_dim),
+            (yhi, "yhi", self.y_dim),
+        ):
+            arrays.append(as_points(arr, name, dim=dim, min_points=0))
+        Xl, Xh, Yl, Yh = arrays
+        for (a, an), (b, bn) in (((Xl, "xlo"), (Xh, "xhi")), ((Yl, "ylo"), (Yh, "yhi"))):
+            if a.shape != b.shape:
+                raise InvalidInputError(
+                    f"`{an}` and `{bn}` must have the same shape (k, dim); got {a.shape} and "
+                    f"{b.shape}."
+                )
+            bad = np.argwhere(a > b)
+            if bad.size:
+                j = tuple(int(v) for v in bad[0])
+                raise InvalidInputError(
+                    f"`{an}` must be <= `{bn}` elementwise (boxes are [lo, hi]); got "
+                    f"{an}[{j[0]}, {j[1]}] = {a[j]!r} > {bn}[{j[0]}, {j[1]}] = {b[j]!r}."
+                )
+        if Xl.shape[0] != Yl.shape[0]:
+            raise InvalidInputError(
+                f"`xlo` and `ylo` must hold the same number k of boxes (one box pair per row); "
+                f"got {Xl.shape[0]} and {Yl.shape[0]}."
+            )
+        if self.x_dim is None and self.y_dim is None and Xl.shape[1] != Yl.shape[1]:
+            raise InvalidInputError(
+                f"x- and y-boxes must have the same dimension for {self.spec!r}; got "
+                f"{Xl.shape[1]} and {Yl.shape[1]}."
+            )
+        self._check_values(Xl, "xlo")
+        self._check_values(Yl, "ylo")
+        return Xl, Xh, Yl, Yh
+
+    def enclose(
+        self,
+        xlo: npt.ArrayLike,
+        xhi: npt.ArrayLike,
+        ylo: npt.ArrayLike,
+        yhi: npt.ArrayLike,
+    ) -> RelationEnclosure:
+        """Rigorous enclosures of r and of its Clarke gradients over k box pairs.
+
+        Parameters
+        ----------
+        xlo, xhi : array-like of shape (k, x_dim)
+            Lower and upper corners of the x-boxes (``xlo <= xhi``); a box with
+            ``xlo == xhi`` is a point.
+        ylo, yhi : array-like of shape (k, y_dim)
+            The same for the y-boxes; box pair i is ``[xlo[i], xhi[i]] x [ylo[i], yhi[i]]``.
+
+        Returns
+        -------
+        RelationEnclosure
+            Value and gradient enclosures for every box pair, computed in interval
+            arithmetic with outward rounding (the proof step of the sup-norm
+            certificates, DESIGN.md "Certificates").
+
+        Raises
+        ------
+        InvalidInputError
+            Invalid boxes (see :meth:`check_boxes`), or a relation that cannot be
+            enclosed rigorously (a black-box callable, an unsupported expression node).
+
+        Examples
+        --------
+        >>> from certify.relations import Laplace
+        >>> e = Laplace(lengthscale=1.0).enclose([[0.0]], [[0.1]], [[0.0]], [[0.0]])
+        >>> bool(e.value_lo[0] <= np.exp(-0.1) and e.value_hi[0] >= 1.0)
+        True
+        >>> float(e.grad_x_lo[0, 0]) <= -1.0 and float(e.grad_x_hi[0, 0]) >= 1.0  # kink at 0
+        True
+        """
+        Xl, Xh, Yl, Yh = self.check_boxes(xlo, xhi, ylo, yhi)
+        vlo, vhi, gxl, gxh, gyl, gyh = self._enclose(Xl, Xh, Yl, Yh, gradients=True)
+        vlo, vhi = _no_nan(vlo, vhi)
+        gxl, gxh = _no_nan(gxl, gxh)
+        gyl, gyh = _no_nan(gyl, gyh)
+        k = Xl.shape[0]
+        assert vlo.shape == (k,) and gxl.shape == Xl.shape and gyl.shape == Yl.shape
+        return RelationEnclosure(vlo, vhi, gxl, gxh, gyl, gyh)
+
+    def enclose_values(
+        self,
+        xlo: npt.ArrayLike,
+        xhi: npt.ArrayLike,
+        ylo: npt.ArrayLike,
+        yhi: npt.ArrayLike,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Enclosures ``(value_lo, value_hi)`` of r over k box pairs, without gradients.
+
+        Same arguments and guarantees as :meth:`enclose`, cheaper when no gradient
+        is needed (for instance at the box centres of a mean-value form).
+        """
+        Xl, Xh, Yl, Yh = self.check_boxes(xlo, xhi, ylo, yhi)
+        vlo, vhi, *_ = self._enclose(Xl, Xh, Yl, Yh, gradients=False)
+        return _no_nan(vlo, vhi)
 
     def __str__(self) -> str:
         return self.spec

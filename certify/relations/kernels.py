@@ -25,10 +25,11 @@ from flint import arb, ctx
 
 from certify._kernels import codes
 from certify._kernels.gram import gram_numpy, paired_numpy
+from certify._kernels.interval_relations import enclose_kernel
 from certify._rigorous import WORKING_PRECISION, ball, upper_float
 from certify._validation import check_int, check_positive, check_real
 from certify.errors import InvalidInputError
-from certify.relations.base import Relation
+from certify.relations.base import EnclosureArrays, Relation
 from certify.relations.domains import Box
 
 __all__ = [
@@ -154,6 +155,22 @@ class Kernel(Relation):
     ) -> npt.NDArray[np.float64]:
         kind, params = self.numba_code
         return paired_numpy(kind, params, X, Y)
+
+    def _enclose(
+        self,
+        xlo: npt.NDArray[np.float64],
+        xhi: npt.NDArray[np.float64],
+        ylo: npt.NDArray[np.float64],
+        yhi: npt.NDArray[np.float64],
+        *,
+        gradients: bool,
+    ) -> EnclosureArrays:
+        # Interval formulas per kind in certify._kernels.interval_relations: exact ranges of
+        # the monotone profiles (stationary kernels), interval dot products (polynomial,
+        # exp-dot), Clarke hulls at the kinks (Laplace at r = 0, Brownian at x_i = y_i),
+        # Kahan's angle in intervals intersected with a Lipschitz centred form (arc-cosine).
+        kind, params = self.numba_code
+        return enclose_kernel(kind, params, xlo, xhi, ylo, yhi, gradients=gradients)
 
     def _lipschitz(
         self, x_box: Box | None, y_box: Box | None, dims: tuple[int | None, int | None]

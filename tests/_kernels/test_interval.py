@@ -142,3 +142,121 @@ def test_ipow_straddling_zero(n):
         assert lo <= -(2.0**n) and hi >= 1.0
     else:
         assert lo == 0.0 and hi >= 2.0**n
+
+
+# --- extended multiplication/division, log, atan, atan2 ---------------------------------
+
+
+@numba.njit
+def _ext(op, alo, ahi, blo, bhi):
+    if op == 0:
+        return iv.imul_ext(alo, ahi, blo, bhi)
+    if op == 1:
+        return iv.idiv_ext(alo, ahi, blo, bhi)
+    if op == 2:
+        return iv.iatan2(alo, ahi, blo, bhi)
+    if op == 3:
+        return iv.ilog(alo, ahi)
+    return iv.iatan(alo, ahi)
+
+
+ends = st.one_of(finite, st.just(0.0), st.just(math.inf), st.just(-math.inf))
+
+
+@settings(max_examples=400, deadline=None)
+@given(ends, ends, ends, ends, st.floats(0, 1), st.floats(0, 1), st.integers(0, 1))
+def test_extended_mul_div_contain_every_product(a, b, c, d, s, t, op):
+    # Intervals with infinite ends stand for unbounded sets of reals: pick finite points.
+    alo, ahi = _interval(a, b)
+    blo, bhi = _interval(c, d)
+    if (alo == ahi and math.isinf(alo)) or (blo == bhi and math.isinf(blo)):
+        return  # [inf, inf] holds no real number
+
+    def point(lo: float, hi: float, u: float) -> float:
+        lo_f = max(lo, -1e300)
+        hi_f = min(hi, 1e300)
+        return min(max(lo_f + u * (hi_f - lo_f), lo), hi)
+
+    x, y = point(alo, ahi, s), point(blo, bhi, t)
+    lo, hi = _ext(op, alo, ahi, blo, bhi)
+    assert not (math.isnan(lo) or math.isnan(hi))
+    if op == 1 and y == 0.0:
+        return
+    with mpmath.workprec(300):
+        exact = BINARY[2 + op](mpmath.mpf(x), mpmath.mpf(y))
+        assert _inside(exact, lo, hi), (op, (alo, ahi), (blo, bhi), x, y, lo, hi)
+
+
+def test_imul_ext_fixes_the_nan_cases_of_imul():
+    # imul([1, inf], [0, 2]) drops the NaN of inf * 0 together with inf * 2 (numba's max
+    # keeps or drops NaN depending on the argument order); imul_ext does not.
+    assert _ext(0, 1.0, math.inf, 0.0, 2.0)[1] == math.inf
+    assert _ext(0, -math.inf, math.inf, 0.0, 0.0) == (-5e-324, 5e-324)  # {0}, rounded out
+    lo, hi = _ext(1, 1.0, math.inf, 1.0, math.inf)  # (0, inf), no inf / inf
+    assert lo <= 0.0 and hi == math.inf
+    lo, hi = _ext(1, -math.inf, -1.0, -math.inf, -1.0)
+    assert lo <= 0.0 and hi == math.inf
+    assert _ext(1, 1.0, 2.0, -1.0, 1.0) == (-math.inf, math.inf)
+    assert all(math.isnan(v) for v in _ext(0, math.nan, 1.0, 0.0, 1.0))
+
+
+positive = st.floats(min_value=1e-300, max_value=1e300, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(positive, finite), st.one_of(positive, finite), st.floats(0, 1))
+def test_ilog_and_iatan_contain_exact_results(a, b, s):
+    alo, ahi = _interval(a, b)
+    x = min(max(alo + s * (ahi - alo), alo), ahi)
+    with mpmath.workprec(300):
+        lo, hi = _ext(4, alo, ahi, 0.0, 0.0)
+        assert _inside(mpmath.atan(mpmath.mpf(x)), lo, hi)
+        lo, hi = _ext(3, alo, ahi, 0.0, 0.0)
+        if ahi <= 0.0:
+            assert math.isnan(lo) and math.isnan(hi)  # no positive part: unknown
+        elif x > 0.0:
+            assert _inside(mpmath.log(mpmath.mpf(x)), lo, hi)
+            if alo <= 0.0:
+                assert lo == -math.inf
+
+
+def test_ilog_at_zero_and_one():
+    assert _ext(3, 0.0, 1.0, 0.0, 0.0)[0] == -math.inf
+    lo, hi = _ext(3, 1.0, 1.0, 0.0, 0.0)
+    assert lo <= 0.0 <= hi and hi - lo < 1e-300
+
+
+quadrant = st.one_of(st.just(0.0), st.floats(0.0, 1e6), st.floats(1e-300, 1e-6), st.just(math.inf))
+
+
+@settings(max_examples=400, deadline=None)
+@given(quadrant, quadrant, quadrant, quadrant, st.floats(0, 1), st.floats(0, 1))
+def test_iatan2_contains_every_angle_of_the_box(a, b, c, d, s, t):
+    ylo, yhi = _interval(a, b)
+    xlo, xhi = _interval(c, d)
+    if ylo == math.inf or xlo == math.inf:
+        return
+    y = min(max(ylo + s * (min(yhi, 1e300) - ylo), ylo), yhi)
+    x = min(max(xlo + t * (min(xhi, 1e300) - xlo), xlo), xhi)
+    lo, hi = _ext(2, ylo, yhi, xlo, xhi)
+    assert 0.0 <= lo <= hi <= math.pi / 2 + 1e-15
+    if x == 0.0 and y == 0.0:
+        assert (lo, hi) == (0.0, math.nextafter(math.pi / 2, math.inf))  # nearby: the quadrant
+        return
+    with mpmath.workprec(300):
+        assert _inside(mpmath.atan2(mpmath.mpf(y), mpmath.mpf(x)), lo, hi), (ylo, yhi, xlo, xhi)
+
+
+def test_iatan2_ignores_negative_parts_and_signed_zero():
+    # -0.0 for x would make atan2(0, -0.0) = pi; the quadrant convention gives 0 .. pi/2.
+    lo, hi = _ext(2, 1.0, 1.0, -0.0, -0.0)
+    assert lo <= math.pi / 2 <= hi <= math.pi / 2 + 1e-15
+    lo, hi = _ext(2, 0.0, 0.0, 1.0, 2.0)
+    assert lo == 0.0 and hi < 1e-300
+    lo, hi = _ext(2, -1.0, 1.0, -1.0, 1.0)  # holds the origin
+    assert lo == 0.0 and hi >= math.pi / 2
+
+
+def test_point_atan2_is_tight():
+    lo, hi = _ext(2, 1.0, 1.0, 1.0, 1.0)
+    assert lo <= math.pi / 4 <= hi and hi - lo <= 64 * math.ulp(math.pi / 4)

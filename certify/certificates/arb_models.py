@@ -1,0 +1,1071 @@
+"""Ball-arithmetic models of relations and MLP feature maps for the certificate checker.
+
+This module is the checker's own evaluation path (DESIGN.md, "Certificates: what
+the words mean"): it shares no evaluation code with the enclosure engine. It does
+not import ``certify._kernels`` or ``certify.networks`` and never calls a
+relation's float evaluation methods; from a parsed relation it reads only the
+parameters (``lengthscale``, ``W``, the sympy expression, ...) and evaluates its
+own python-flint ``arb`` formulas, written from the table in the docstring of
+``certify._kernels.codes`` (reproduced per class below).
+
+Every function here takes a box as a list of ``arb`` balls, one per coordinate
+(:func:`interval_ball` makes the ball enclosing ``[lo, hi]``; a point is a ball
+of radius 0), and returns balls that contain the exact value for every point of
+the box. Gradients follow Clarke's generalised gradient at kinks (the Laplace
+kernel at ``x = y``: components in ``[-1/l, 1/l]``; ``min`` in the Brownian
+kernel: ``[0, 1]``; ``relu'(0)``: ``[0, 1]``), which is what the mean-value form
+``f(c) + grad f(box) . (box - c)`` of the checker needs (Lebourg's mean-value
+theorem). Where no finite gradient bound exists (the order-0 arc-cosine kernel on
+a box touching 0, a sympy derivative with no arb counterpart), the gradient is
+the infinite ball and the checker falls back to the direct enclosure.
+
+Monotone elementary functions (exp, tanh, sqrt, acos, ...) are evaluated at the
+two end points of their argument, which gives the exact range up to rounding;
+``arb``'s own one-shot evaluation of a wide ball is much looser. For the same reason
+products of two wide balls go through :func:`imul` (the interval product); the
+dependency-free formulas are then as tight as outward-rounded interval arithmetic.
+The ball of a float interval (:func:`interval_ball`) exceeds it by ~2^-30 of its width
+(arb stores radii with 30 bits), so bounds sit a hair above exact-ended float ones.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from flint import arb, arb_mat
+
+from certify.errors import CertificateError
+from certify.relations._arb_eval import UnsupportedExpressionError, arb_evaluate
+from certify.relations.asymmetric import (
+    Bilinear,
+    CallableRelation,
+    ExpressionRelation,
+    relation_symbols,
+)
+from certify.relations.base import Relation
+from certify.relations.kernels import (
+    ArcCosine,
+    Brownian,
+    ExpDot,
+    Gaussian,
+    Laplace,
+    Matern32,
+    Matern52,
+    Periodic,
+    Polynomial,
+)
+
+__all__ = [
+    "CHECK_PRECISION",
+    "MLP_ACTIVATIONS",
+    "MLP_FORMAT",
+    "ArbMLP",
+    "ArbRelation",
+    "NotCheckableError",
+    "arb_relation",
+    "idot",
+    "imul",
+    "interval_ball",
+    "mlp_dict_from_npz",
+    "mlp_npz_bytes",
+]
+
+#: Bits of working precision of the checker (float64 has 53).
+CHECK_PRECISION = 128
+
+#: The MLP dictionary format the checker reads (produced by ``certify.networks.MLP.to_dict``).
+MLP_FORMAT = "certify.mlp/1"
+
+#: Hidden-layer activations; the last layer is always linear.
+MLP_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
+
+Balls = Sequence[arb]
+
+
+class NotCheckableError(CertificateError):
+    """The certificate is well formed, but this checker cannot evaluate its instance."""
+
+
+# --- elementary enclosures ---------------------------------------------------------------
+def _infinite() -> arb:
+    """The ball [-inf, inf] (a gradient with no finite bound)."""
+    return arb(0, math.inf)
+
+
+def interval_ball(lo: float, hi: float) -> arb:
+    """The ball enclosing the interval ``[lo, hi]`` of floats (``lo <= hi``).
+
+    Its end points are exact up to the rounding of the radius (30 bits), i.e. the
+    ball exceeds the interval by about ``2^-30 (hi - lo)`` at each end.
+
+    Examples
+    --------
+    >>> b = interval_ball(-1.0, 2.0)
+    >>> b.contains(arb(-1)) and b.contains(arb(2)), b.mid() == arb(0.5)
+    (True, True)
+    """
+    if lo == hi:
+        return arb(lo)
+    return arb(lo).union(arb(hi))
+
+
+def _is_point(a: arb) -> bool:
+    return bool(a.is_exact())
+
+
+def _increasing(fn: Callable[[arb], arb], a: arb) -> arb:
+    """Range of an increasing function over the ball ``a`` (evaluated at the two ends)."""
+    if _is_point(a) or not a.is_finite():
+        return fn(a)
+    return fn(a.lower()).union(fn(a.upper()))
+
+
+def _decreasing(fn: Callable[[arb], arb], a: arb) -> arb:
+    return _increasing(fn, a)  # the union of the two end values encloses either way
+
+
+def _even_decreasing(fn: Callable[[arb], arb], a: arb) -> arb:
+    """Range of a function of |a| that decreases in |a| (sech^2, sigmoid')."""
+    if _is_point(a) or not a.is_finite():
+        return fn(a)
+    return fn(a.abs_upper()).union(fn(a.abs_lower()))
+
+
+def _sqr(a: arb) -> arb:
+    """Range of t^2 over the ball ``a`` (non-negative, unlike ``a * a`` for a ball around 0)."""
+    if _is_point(a) or not a.is_finite():
+        return a * a
+    lo, hi = a.abs_lower(), a.abs_upper()
+    return (lo * lo).union(hi * hi)
+
+
+def _pow_int(a: arb, n: int) -> arb:
+    """Range of t^n (integer n >= 0) over the ball ``a``."""
+    if n == 0:
+        return arb(1)
+    if _is_point(a) or not a.is_finite():
+        return a**n
+    if n % 2 == 1:
+        return (a.lower() ** n).union(a.upper() ** n)
+    return (a.abs_lower() ** n).union(a.abs_upper() ** n)
+
+
+def _sqrt(a: arb) -> arb:
+    """sqrt of a ball known to enclose non-negative values only (rounding may dip below 0)."""
+    a = a.nonnegative_part()
+    if _is_point(a) or not a.is_finite():
+        return a.sqrt()
+    return a.lower().sqrt().union(a.upper().sqrt())
+
+
+def _exp(a: arb) -> arb:
+    return _increasing(lambda t: t.exp(), a)
+
+
+def _sum(values: Sequence[arb]) -> arb:
+    total = arb(0)
+    for v in values:
+        total += v
+    return total
+
+
+def imul(a: arb, b: arb) -> arb:
+    """The product of two balls as intervals: the hull of the four end-point products.
+
+    Ball multiplication ``(m1 +- r1)(m2 +- r2) = m1 m2 +- (|m1| r2 + |m2| r1 + r1 r2)`` is
+    much wider than the interval product when both radii are comparable to the midpoints
+    (``[-0.74, -0.02]^2`` gives ``[-0.26, 0.55]`` instead of ``[0.0004, 0.55]``); the
+    mean-value form multiplies such wide balls (Jacobians by features), so this matters.
+    When one factor is a point the ball product is already exact.
+    """
+    if a.is_exact() or b.is_exact() or not (a.is_finite() and b.is_finite()):
+        return a * b
+    al, ah, bl, bh = a.lower(), a.upper(), b.lower(), b.upper()
+    return (al * bl).union(al * bh).union(ah * bl).union(ah * bh)
+
+
+def idot(u: Balls, v: Balls) -> arb:
+    """sum_i u_i v_i with interval products (:func:`imul`)."""
+    total = arb(0)
+    for a, b in zip(u, v, strict=True):
+        total += imul(a, b)
+    return total
+
+
+def _dot(u: Balls, v: Balls) -> arb:
+    return idot(u, v)
+
+
+def _inv_positive(a: arb) -> arb:
+    """1 / a for a ball of positive numbers (decreasing: evaluated at the two ends)."""
+    return _decreasing(lambda t: 1 / t, a)
+
+
+def _sum_sqr(u: Balls) -> arb:
+    return _sum([_sqr(a) for a in u])
+
+
+def _symmetric(bound: arb) -> arb:
+    """The ball [-b, b] for the upper end b of ``bound`` (a bound on an absolute value)."""
+    if not bound.is_finite():
+        return _infinite()
+    b = bound.abs_upper()
+    return b.union(-b)
+
+
+def _unit() -> arb:
+    """The ball [-1, 1]."""
+    return arb(0, 1)
+
+
+def _sigmoid(t: arb) -> arb:
+    return 1 / (1 + (-t).exp())
+
+
+def _heaviside_ball(d: arb) -> arb:
+    """Clarke derivative of min(t, 0) style kinks: 1 if d < 0, 0 if d > 0, else [0, 1]."""
+    if d < 0:
+        return arb(1)
+    if d > 0:
+        return arb(0)
+    return arb(0.5, 0.5)
+
+
+# --- relations ---------------------------------------------------------------------------
+class ArbRelation(ABC):
+    """A relation r(x, y) evaluated in ball arithmetic over boxes.
+
+    ``value`` and ``value_grad`` take the x- and y-coordinates as lists of balls;
+    ``diagonal`` and ``diagonal_grad`` the diagonal function x -> r(x, x) (used by
+    lemma L1's diagonal residual).
+    """
+
+    x_dim: int
+    y_dim: int
+
+    def __init__(self, x_dim: int, y_dim: int) -> None:
+        self.x_dim = x_dim
+        self.y_dim = y_dim
+
+    def check_box(self, x_lower: Sequence[float], y_lower: Sequence[float]) -> None:  # noqa: B027
+        """Raise :class:`CertificateError` if the relation is undefined on the boxes."""
+
+    @abstractmethod
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        """Enclosure of r over the box ``xs`` x ``ys``."""
+
+    @abstractmethod
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        """Enclosures of r, grad_x r and grad_y r (Clarke) over the box."""
+
+    def diagonal(self, xs: Balls) -> arb:
+        """Enclosure of r(x, x) over the box ``xs``."""
+        return self.value(xs, xs)
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        """Enclosures of r(x, x) and its gradient (grad_x r + grad_y r at (x, x))."""
+        v, gx, gy = self.value_grad(xs, xs)
+        return v, [a + b for a, b in zip(gx, gy, strict=True)]
+
+
+def _diffs(xs: Balls, ys: Balls) -> list[arb]:
+    return [a - b for a, b in zip(xs, ys, strict=True)]
+
+
+class _Stationary(ArbRelation):
+    """k(x, y) = f(|x - y|); the diagonal is f(0) = 1 with gradient 0."""
+
+    def __init__(self, lengthscale: float, x_dim: int, y_dim: int) -> None:
+        super().__init__(x_dim, y_dim)
+        self.ell = arb(lengthscale)
+
+    def diagonal(self, xs: Balls) -> arb:
+        return arb(1)
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        return arb(1), [arb(0) for _ in xs]
+
+
+class _ArbGaussian(_Stationary):
+    """exp(-r^2 / (2 l^2)); grad_x = -(x - y) / l^2 k."""
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        s = _sum_sqr(_diffs(xs, ys))
+        return _exp(-s / (2 * self.ell**2))
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        d = _diffs(xs, ys)
+        k = _exp(-_sum_sqr(d) / (2 * self.ell**2))
+        inv = 1 / self.ell**2
+        gx = [-inv * imul(di, k) for di in d]
+        return k, gx, [-g for g in gx]
+
+
+class _ArbLaplace(_Stationary):
+    """exp(-r / l); grad_x = -(x - y) / (l r) k, Clarke components [-1/l, 1/l] at r = 0."""
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        r = _sqrt(_sum_sqr(_diffs(xs, ys)))
+        return _exp(-r / self.ell)
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        d = _diffs(xs, ys)
+        r = _sqrt(_sum_sqr(d))
+        k = _exp(-r / self.ell)
+        units = []
+        for di in d:
+            if r > 0:
+                u = di / r
+                units.append(u.intersection(_unit()) if u.overlaps(_unit()) else u)
+            else:
+                units.append(_unit())
+        gx = [-imul(u, k) / self.ell for u in units]
+        return k, gx, [-g for g in gx]
+
+
+class _ArbMatern32(_Stationary):
+    """(1 + a) e^-a with a = sqrt(3) r / l; grad_x = -(3 / l^2) e^-a (x - y)."""
+
+    def _a(self, d: Balls) -> arb:
+        return arb(3).sqrt() * _sqrt(_sum_sqr(d)) / self.ell
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        a = self._a(_diffs(xs, ys))
+        return _decreasing(lambda t: (1 + t) * (-t).exp(), a)  # derivative -t e^-t <= 0
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        d = _diffs(xs, ys)
+        a = self._a(d)
+        k = _decreasing(lambda t: (1 + t) * (-t).exp(), a)
+        ea = _exp(-a)
+        c = -3 / self.ell**2
+        gx = [c * imul(ea, di) for di in d]
+        return k, gx, [-g for g in gx]
+
+
+class _ArbMatern52(_Stationary):
+    """(1 + a + a^2 / 3) e^-a, a = sqrt(5) r / l; grad_x = -(5 / (3 l^2)) (1 + a) e^-a (x - y)."""
+
+    def _a(self, d: Balls) -> arb:
+        return arb(5).sqrt() * _sqrt(_sum_sqr(d)) / self.ell
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        a = self._a(_diffs(xs, ys))
+        # derivative -(t / 3)(1 + t) e^-t <= 0 for t >= 0
+        return _decreasing(lambda t: (1 + t + t * t / 3) * (-t).exp(), a)
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        d = _diffs(xs, ys)
+        a = self._a(d)
+        k = _decreasing(lambda t: (1 + t + t * t / 3) * (-t).exp(), a)
+        # (1 + t) e^-t is decreasing for t >= 0 (derivative -t e^-t)
+        g = _decreasing(lambda t: (1 + t) * (-t).exp(), a)
+        c = -5 / (3 * self.ell**2)
+        gx = [c * imul(g, di) for di in d]
+        return k, gx, [-v for v in gx]
+
+
+class _ArbPolynomial(ArbRelation):
+    """(gamma <x, y> + offset)^degree; grad_x = degree gamma t^(degree-1) y."""
+
+    def __init__(self, degree: int, offset: float, gamma: float, x_dim: int, y_dim: int) -> None:
+        super().__init__(x_dim, y_dim)
+        self.degree = degree
+        self.offset = arb(offset)
+        self.gamma = arb(gamma)
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        return _pow_int(self.gamma * _dot(xs, ys) + self.offset, self.degree)
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        t = self.gamma * _dot(xs, ys) + self.offset
+        k = _pow_int(t, self.degree)
+        c = self.degree * self.gamma * _pow_int(t, self.degree - 1)
+        return k, [imul(c, y) for y in ys], [imul(c, x) for x in xs]
+
+    def diagonal(self, xs: Balls) -> arb:
+        return _pow_int(self.gamma * _sum_sqr(xs) + self.offset, self.degree)
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        t = self.gamma * _sum_sqr(xs) + self.offset
+        c = 2 * self.degree * self.gamma * _pow_int(t, self.degree - 1)
+        return _pow_int(t, self.degree), [imul(c, x) for x in xs]
+
+
+class _ArbBrownian(ArbRelation):
+    """prod_i min(x_i, y_i) on [0, inf)^d; d/dx_i min(x_i, y_i) = [x_i < y_i], [0, 1] at ties."""
+
+    def check_box(self, x_lower: Sequence[float], y_lower: Sequence[float]) -> None:
+        if min([*x_lower, *y_lower]) < 0:
+            raise CertificateError(
+                "the Brownian kernel min(x, y) is defined on [0, inf)^d, but a domain of the "
+                f"certificate has a negative lower corner {min([*x_lower, *y_lower])!r}"
+            )
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        prod = arb(1)
+        for a, b in zip(xs, ys, strict=True):
+            prod = imul(prod, a.min(b))
+        return prod
+
+    @staticmethod
+    def _products_without(ms: Sequence[arb]) -> list[arb]:
+        out = []
+        for i in range(len(ms)):
+            prod = arb(1)
+            for j, m in enumerate(ms):
+                if j != i:
+                    prod = imul(prod, m)
+            out.append(prod)
+        return out
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        ms = [a.min(b) for a, b in zip(xs, ys, strict=True)]
+        others = self._products_without(ms)
+        gx, gy = [], []
+        for a, b, rest in zip(xs, ys, others, strict=True):
+            d = a - b
+            hx = _heaviside_ball(d)  # 1 where x < y
+            gx.append(hx * rest)
+            gy.append((1 - hx) * rest if _is_point(hx) else arb(0.5, 0.5) * rest)
+        prod = arb(1)
+        for m in ms:
+            prod = imul(prod, m)
+        return prod, gx, gy
+
+    def diagonal(self, xs: Balls) -> arb:
+        prod = arb(1)
+        for a in xs:
+            prod = imul(prod, a)
+        return prod
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        return self.diagonal(xs), self._products_without(list(xs))
+
+
+class _ArbPeriodic(ArbRelation):
+    """exp(kappa sum_i cos(w (x_i - y_i))), w = 2 pi / period; grad_x_i = -kappa w sin(w d_i) k."""
+
+    def __init__(self, kappa: float, period: float, x_dim: int, y_dim: int) -> None:
+        super().__init__(x_dim, y_dim)
+        self.kappa = arb(kappa)
+        self.w = 2 * arb.pi() / arb(period)
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        s = _sum([(self.w * d).cos() for d in _diffs(xs, ys)])
+        return _exp(self.kappa * s)
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        angles = [self.w * d for d in _diffs(xs, ys)]
+        k = _exp(self.kappa * _sum([t.cos() for t in angles]))
+        gx = [-self.kappa * self.w * imul(t.sin(), k) for t in angles]
+        return k, gx, [-g for g in gx]
+
+    def diagonal(self, xs: Balls) -> arb:
+        return (self.kappa * len(xs)).exp()
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        return self.diagonal(xs), [arb(0) for _ in xs]
+
+
+class _ArbExpDot(ArbRelation):
+    """exp(<x, y> / scale); grad_x = y / scale k."""
+
+    def __init__(self, scale: float, x_dim: int, y_dim: int) -> None:
+        super().__init__(x_dim, y_dim)
+        self.scale = arb(scale)
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        return _exp(_dot(xs, ys) / self.scale)
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        k = _exp(_dot(xs, ys) / self.scale)
+        c = k / self.scale
+        return k, [imul(c, y) for y in ys], [imul(c, x) for x in xs]
+
+    def diagonal(self, xs: Balls) -> arb:
+        return _exp(_sum_sqr(xs) / self.scale)
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        k = self.diagonal(xs)
+        c = 2 * k / self.scale
+        return k, [imul(c, x) for x in xs]
+
+
+def _acos_point(c: arb) -> arb:
+    """acos of a small ball, clamped to [-1, 1] (the exact cosine always lies there)."""
+    ends = []
+    for t in (c.lower(), c.upper()):
+        if t >= 1:
+            t = arb(1)
+        elif t <= -1:
+            t = arb(-1)
+        ends.append(t.acos())
+    return ends[0].union(ends[1])
+
+
+class _ArbArcCosine(ArbRelation):
+    """Arc-cosine kernels (Cho and Saul, 2009).
+
+    order 0: 1 - theta / pi (1/2 when x = 0 or y = 0); order 1: |x| |y| J(theta) / pi with
+    J(t) = sin t + (pi - t) cos t, decreasing on [0, pi] (0 when x = 0 or y = 0). theta is
+    enclosed by acos of the clamped cosine <x, y> / (|x| |y|), evaluated at its two ends.
+    Gradients: order 1 uses ((pi - theta) y + |y| sin(theta) x / |x|) / pi intersected with the
+    Lipschitz box |grad_x| <= max |y|; order 0 uses the Lipschitz box 1 / (pi min |x|)
+    (infinite when the x-box touches 0).
+    """
+
+    def __init__(self, order: int, x_dim: int, y_dim: int) -> None:
+        super().__init__(x_dim, y_dim)
+        self.order = order
+
+    def _angle_ends(self, xs: Balls, ys: Balls) -> tuple[arb, arb, arb, arb] | None:
+        """(|x|, |y|, theta_low, theta_high) or None when |x| |y| may vanish."""
+        nx, ny = _sqrt(_sum_sqr(xs)), _sqrt(_sum_sqr(ys))
+        if not (nx > 0 and ny > 0):
+            return None
+        c = imul(_dot(xs, ys), _inv_positive(imul(nx, ny)))
+        if not c.is_finite():
+            return None
+        lo, hi = c.lower(), c.upper()
+        theta_low = _acos_point(hi)  # acos is decreasing
+        theta_high = _acos_point(lo)
+        return nx, ny, theta_low, theta_high
+
+    @staticmethod
+    def _j(t: arb) -> arb:
+        return t.sin() + (arb.pi() - t) * t.cos()
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        return self._value(xs, ys, self._angle_ends(xs, ys))
+
+    def _value(self, xs: Balls, ys: Balls, ends: tuple[arb, arb, arb, arb] | None) -> arb:
+        pi = arb.pi()
+        if ends is None:
+            nx, ny = _sqrt(_sum_sqr(xs)), _sqrt(_sum_sqr(ys))
+            if nx.is_zero() or ny.is_zero():  # the conventions at the origin
+                return arb(0.5) if self.order == 0 else arb(0)
+            if self.order == 0:
+                return arb(0.5, 0.5)  # 1 - theta / pi lies in [0, 1], and so does 1/2
+            return imul(nx, ny).union(arb(0))  # J / pi lies in [0, 1]
+        nx, ny, t_lo, t_hi = ends
+        if self.order == 0:
+            return 1 - t_lo.union(t_hi) / pi
+        return imul(imul(nx, ny), self._j(t_lo).union(self._j(t_hi))) / pi
+
+    def _lipschitz_ball(self, own: Balls, other: Balls) -> arb:
+        """Componentwise bound of the gradient in ``own`` (Lipschitz constant of the kernel)."""
+        if self.order == 1:
+            return _symmetric(_sqrt(_sum_sqr(other)))
+        rho = _sqrt(_sum_sqr(own))
+        if not rho > 0:
+            return _infinite()
+        return _symmetric(1 / (arb.pi() * rho.lower()))
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        ends = self._angle_ends(xs, ys)
+        k = self._value(xs, ys, ends)
+        box_x = self._lipschitz_ball(xs, ys)
+        box_y = self._lipschitz_ball(ys, xs)
+        gx = [box_x for _ in xs]
+        gy = [box_y for _ in ys]
+        if self.order == 1 and ends is not None:
+            nx, ny, t_lo, t_hi = ends
+            theta = t_lo.union(t_hi)
+            pi = arb.pi()
+            a, s = (pi - theta) / pi, theta.sin() / pi
+            inx, iny = _inv_positive(nx), _inv_positive(ny)
+            gx = [
+                _intersect(imul(a, y) + imul(imul(ny, s), imul(x, inx)), b)
+                for x, y, b in zip(xs, ys, gx, strict=True)
+            ]
+            gy = [
+                _intersect(imul(a, x) + imul(imul(nx, s), imul(y, iny)), b)
+                for x, y, b in zip(xs, ys, gy, strict=True)
+            ]
+        return k, gx, gy
+
+    def diagonal(self, xs: Balls) -> arb:
+        n2 = _sum_sqr(xs)
+        if self.order == 1:
+            return n2  # |x|^2 J(0) / pi = |x|^2 (and 0 at x = 0)
+        nx = _sqrt(n2)
+        if nx > 0:
+            return arb(1)
+        if nx.is_zero():
+            return arb(0.5)
+        return arb(0.75, 0.25)  # [1/2, 1]
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        if self.order == 1:
+            return self.diagonal(xs), [2 * x for x in xs]
+        nx = _sqrt(_sum_sqr(xs))
+        if nx > 0:
+            return arb(1), [arb(0) for _ in xs]
+        return self.diagonal(xs), [_infinite() for _ in xs]  # discontinuous at 0
+
+
+class _ArbBilinear(ArbRelation):
+    """x^T W y; grad_x = W y, grad_y = W^T x."""
+
+    def __init__(self, W: Any, x_dim: int, y_dim: int) -> None:
+        super().__init__(x_dim, y_dim)
+        rows = [[float(v) for v in row] for row in W]
+        self.W = arb_mat(rows)
+        self.WT = self.W.transpose()
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        wy = (self.W * arb_mat(len(ys), 1, list(ys))).entries()
+        return _dot(xs, wy)
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        wy = list((self.W * arb_mat(len(ys), 1, list(ys))).entries())
+        wtx = list((self.WT * arb_mat(len(xs), 1, list(xs))).entries())
+        return _dot(xs, wy), wy, wtx
+
+
+class _ArbExpression(ArbRelation):
+    """A sympy expression in x0.., y0.., enclosed by ``certify.relations._arb_eval``.
+
+    Gradients come from ``sympy.diff`` (Abs -> sign, Max/Min -> Heaviside, which the
+    evaluator maps to [-1, 1] and [0, 1] at the kinks); a derivative with no arb
+    counterpart (DiracDelta, ...) gives the infinite ball.
+    """
+
+    def __init__(self, expr: sp.Expr, x_dim: int, y_dim: int) -> None:
+        super().__init__(x_dim, y_dim)
+        self.xs_sym, self.ys_sym = relation_symbols(x_dim, y_dim)
+        self.expr = expr
+        self.grad_x = [sp.diff(expr, s) for s in self.xs_sym]
+        self.grad_y = [sp.diff(expr, s) for s in self.ys_sym]
+        self._diag: tuple[sp.Expr, list[sp.Expr]] | None = None
+
+    def _env(self, xs: Balls, ys: Balls | None) -> dict[sp.Symbol, arb]:
+        env = dict(zip(self.xs_sym, xs, strict=True))
+        if ys is not None:
+            env.update(zip(self.ys_sym, ys, strict=True))
+        return env
+
+    def _eval(self, expr: sp.Expr, env: Mapping[sp.Symbol, arb]) -> arb:
+        try:
+            return arb_evaluate(expr, env)
+        except UnsupportedExpressionError as exc:
+            raise NotCheckableError(f"the relation expression is not checkable: {exc}") from None
+        except ZeroDivisionError:
+            return arb.nan()
+
+    @staticmethod
+    def _eval_grad(expr: sp.Expr, env: Mapping[sp.Symbol, arb]) -> arb:
+        try:
+            return arb_evaluate(expr, env)
+        except (UnsupportedExpressionError, ZeroDivisionError):
+            return _infinite()
+
+    def value(self, xs: Balls, ys: Balls) -> arb:
+        return self._eval(self.expr, self._env(xs, ys))
+
+    def value_grad(self, xs: Balls, ys: Balls) -> tuple[arb, list[arb], list[arb]]:
+        env = self._env(xs, ys)
+        return (
+            self._eval(self.expr, env),
+            [self._eval_grad(g, env) for g in self.grad_x],
+            [self._eval_grad(g, env) for g in self.grad_y],
+        )
+
+    def _diagonal_exprs(self) -> tuple[sp.Expr, list[sp.Expr]]:
+        if self._diag is None:
+            d = self.expr.xreplace(dict(zip(self.ys_sym, self.xs_sym, strict=True)))
+            self._diag = (d, [sp.diff(d, s) for s in self.xs_sym])
+        return self._diag
+
+    def diagonal(self, xs: Balls) -> arb:
+        expr, _ = self._diagonal_exprs()
+        return self._eval(expr, self._env(xs, None))
+
+    def diagonal_grad(self, xs: Balls) -> tuple[arb, list[arb]]:
+        expr, grads = self._diagonal_exprs()
+        env = self._env(xs, None)
+        return self._eval(expr, env), [self._eval_grad(g, env) for g in grads]
+
+
+def _intersect(a: arb, b: arb) -> arb:
+    """Intersection of two enclosures of the same quantity (a non-finite one is ignored)."""
+    if not a.is_finite():
+        return b
+    if not b.is_finite():
+        return a
+    return a.intersection(b)
+
+
+def arb_relation(relation: Relation, x_dim: int, y_dim: int) -> ArbRelation:
+    """The checker's ball-arithmetic model of ``relation`` on R^x_dim x R^y_dim.
+
+    Only the relation's parameters are read; the formulas are this module's own.
+
+    Raises
+    ------
+    NotCheckableError
+        For a :class:`~certify.relations.CallableRelation` (a black box) or an
+        unknown relation type.
+    CertificateError
+        When the dimensions disagree with the relation's own.
+
+    Examples
+    --------
+    >>> from certify.relations import Gaussian
+    >>> r = arb_relation(Gaussian(lengthscale=1.0), 1, 1)
+    >>> r.value([arb(0)], [arb(1)]).contains(arb(-0.5).exp())
+    True
+    """
+    for dim, want, name in ((x_dim, relation.x_dim, "x"), (y_dim, relation.y_dim, "y")):
+        if want is not None and dim != want:
+            raise CertificateError(
+                f"the relation {relation.spec!r} has {name}-dimension {want}, but the "
+                f"certificate's {name}-domain has dimension {dim}"
+            )
+    if isinstance(relation, CallableRelation):
+        raise NotCheckableError(
+            f"the relation {relation.spec!r} is a Python callable, which is not checkable; "
+            "give it as a sympy expression ('expr:...')"
+        )
+    kernels = (Gaussian, Laplace, Matern32, Matern52, Polynomial, Brownian, Periodic)
+    if isinstance(relation, (*kernels, ArcCosine, ExpDot)) and x_dim != y_dim:
+        raise CertificateError(
+            f"the kernel {relation.spec!r} needs x- and y-domains of the same dimension; "
+            f"got {x_dim} and {y_dim}"
+        )
+    stationary: dict[type, type[_Stationary]] = {
+        Gaussian: _ArbGaussian,
+        Laplace: _ArbLaplace,
+        Matern32: _ArbMatern32,
+        Matern52: _ArbMatern52,
+    }
+    model = stationary.get(type(relation))
+    if model is not None:
+        return model(float(relation.lengthscale), x_dim, y_dim)  # type: ignore[attr-defined]
+    if isinstance(relation, Polynomial):
+        return _ArbPolynomial(relation.degree, relation.offset, relation.gamma, x_dim, y_dim)
+    if isinstance(relation, Brownian):
+        return _ArbBrownian(x_dim, y_dim)
+    if isinstance(relation, Periodic):
+        return _ArbPeriodic(relation.kappa, relation.period, x_dim, y_dim)
+    if isinstance(relation, ArcCosine):
+        return _ArbArcCosine(relation.order, x_dim, y_dim)
+    if isinstance(relation, ExpDot):
+        return _ArbExpDot(relation.scale, x_dim, y_dim)
+    if isinstance(relation, Bilinear):
+        return _ArbBilinear(relation.W.tolist(), x_dim, y_dim)
+    if isinstance(relation, ExpressionRelation):
+        return _ArbExpression(relation.expr, x_dim, y_dim)
+    raise NotCheckableError(
+        f"the relation {relation.spec!r} ({type(relation).__name__}) has no ball-arithmetic "
+        "model in the checker, so it is not checkable"
+    )
+
+
+# --- MLP feature maps --------------------------------------------------------------------
+def _hex_float(text: Any, where: str) -> float:
+    if not isinstance(text, str):
+        raise CertificateError(f"{where} must be a float.hex string; got {type(text).__name__}")
+    try:
+        value = float.fromhex(text)
+    except (ValueError, OverflowError):
+        raise CertificateError(f"{where} is not a float.hex string: {text[:40]!r}") from None
+    if not math.isfinite(value):
+        raise CertificateError(f"{where} must be finite; got {text!r}")
+    return value
+
+
+def _check_mlp_shapes(
+    weights: Sequence[Sequence[Sequence[float]]], biases: Sequence[Sequence[float]], name: str
+) -> None:
+    if len(weights) == 0 or len(weights) != len(biases):
+        raise CertificateError(
+            f"network {name!r} needs one bias vector per weight matrix and at least one layer; "
+            f"got {len(weights)} weight matrices and {len(biases)} bias vectors"
+        )
+    previous = None
+    for k, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        rows = len(W)
+        cols = {len(row) for row in W}
+        if rows == 0 or len(cols) != 1 or 0 in cols:
+            raise CertificateError(f"network {name!r}: weights[{k}] is not a non-empty matrix")
+        (n_in,) = cols
+        if previous is not None and n_in != previous:
+            raise CertificateError(
+                f"network {name!r}: weights[{k}] has {n_in} columns but layer {k - 1} has "
+                f"{previous} outputs"
+            )
+        if len(b) != rows:
+            raise CertificateError(
+                f"network {name!r}: biases[{k}] has length {len(b)}, weights[{k}] has {rows} rows"
+            )
+        previous = rows
+
+
+@dataclass(frozen=True, eq=False)
+class ArbMLP:
+    """An MLP feature map in ball arithmetic: hidden layers use ``activation``, the last is linear.
+
+    Built from the MLP dictionary (format ``certify.mlp/1``, weights as float.hex
+    strings, ``weights[k]`` of shape (out, in)) or from an ``.npz`` file with keys
+    ``weights_0..``, ``biases_0..``, ``activation``, ``format``. Floats enter exactly.
+
+    Examples
+    --------
+    >>> net = ArbMLP.from_dict({"format": "certify.mlp/1", "activation": "relu",
+    ...     "weights": [[[(1.0).hex()]], [[(2.0).hex()]]],
+    ...     "biases": [[(0.0).hex()], [(0.5).hex()]]})
+    >>> net.forward([arb(-1)])[0] == arb(0.5), net.n_neurons
+    (True, 1)
+    """
+
+    weights: tuple[arb_mat, ...]
+    biases: tuple[arb_mat, ...]
+    activation: str
+    in_dim: int
+    out_dim: int
+    n_neurons: int
+
+    @classmethod
+    def from_floats(
+        cls,
+        weights: Sequence[Sequence[Sequence[float]]],
+        biases: Sequence[Sequence[float]],
+        activation: str,
+        *,
+        name: str = "network",
+    ) -> ArbMLP:
+        """Build from nested float lists (exact conversion)."""
+        if activation not in MLP_ACTIVATIONS:
+            raise CertificateError(
+                f"network {name!r}: unknown activation {activation!r}; expected one of "
+                f"{', '.join(MLP_ACTIVATIONS)}"
+            )
+        _check_mlp_shapes(weights, biases, name)
+        for k, (W, b) in enumerate(zip(weights, biases, strict=True)):
+            if not all(math.isfinite(v) for row in W for v in row) or not all(
+                math.isfinite(v) for v in b
+            ):
+                raise CertificateError(f"network {name!r}: layer {k} has a non-finite parameter")
+        Ws = tuple(arb_mat([[float(v) for v in row] for row in W]) for W in weights)
+        bs = tuple(arb_mat(len(b), 1, [float(v) for v in b]) for b in biases)
+        return cls(
+            weights=Ws,
+            biases=bs,
+            activation=activation,
+            in_dim=len(weights[0][0]),
+            out_dim=len(weights[-1]),
+            n_neurons=sum(len(W) for W in weights[:-1]),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, name: str = "network") -> ArbMLP:
+        """Build from the ``certify.mlp/1`` dictionary (hex strings)."""
+        if not isinstance(data, Mapping) or data.get("format") != MLP_FORMAT:
+            got = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+            raise CertificateError(
+                f"network {name!r} must be an MLP dictionary of format {MLP_FORMAT!r}; got {got!r}"
+            )
+        try:
+            raw_w, raw_b = data["weights"], data["biases"]
+            weights = [
+                [
+                    [
+                        _hex_float(v, f"network {name!r} weights[{k}][{i}][{j}]")
+                        for j, v in enumerate(row)
+                    ]
+                    for i, row in enumerate(W)
+                ]
+                for k, W in enumerate(raw_w)
+            ]
+            biases = [
+                [_hex_float(v, f"network {name!r} biases[{k}][{i}]") for i, v in enumerate(b)]
+                for k, b in enumerate(raw_b)
+            ]
+        except (KeyError, TypeError) as exc:
+            raise CertificateError(f"network {name!r} is malformed: {exc}") from None
+        return cls.from_floats(weights, biases, str(data.get("activation")), name=name)
+
+    @classmethod
+    def from_npz(cls, data: bytes, *, name: str = "network") -> ArbMLP:
+        """Build from the bytes of an ``.npz`` file (weights_k, biases_k, activation, format)."""
+        return cls.from_dict(mlp_dict_from_npz(data, name=name), name=name)
+
+    # -- activations ---------------------------------------------------------------------
+    def _act(self, z: arb) -> arb:
+        return self._act_pair(z, derivative=False)[0]
+
+    def _act_pair(self, z: arb, *, derivative: bool = True) -> tuple[arb, arb]:
+        """The activation and its (Clarke) derivative over the ball ``z``.
+
+        tanh and sigmoid are increasing and their derivatives (sech^2, s (1 - s)) decrease
+        in |z|, so both ranges come from the two end points (plus the peak at 0 when the
+        ball contains 0): tanh' = 1 - tanh^2 <= 1, sigmoid' = s (1 - s) <= 1/4.
+        """
+        act = self.activation
+        if act in ("tanh", "sigmoid"):
+            if act == "tanh":
+                fn: Callable[[arb], arb] = arb.tanh
+                peak = arb(1)
+            else:
+                fn = _sigmoid
+                peak = arb(0.25)
+            if _is_point(z) or not z.is_finite():
+                v = fn(z)
+                return v, (1 - v * v if act == "tanh" else v * (1 - v))
+            vl, vh = fn(z.lower()), fn(z.upper())
+            value = vl.union(vh)
+            if not derivative:
+                return value, arb(1)
+            if act == "tanh":
+                dl, dh = 1 - vl * vl, 1 - vh * vh
+            else:
+                dl, dh = vl * (1 - vl), vh * (1 - vh)
+            d = dl.union(dh)
+            if not (z > 0 or z < 0):
+                d = d.union(peak)
+            return value, d
+        if act == "relu":
+            if z > 0:
+                return z, arb(1)
+            if z < 0:
+                return arb(0), arb(0)
+            if z.is_zero():
+                return z, arb(0.5, 0.5)  # Clarke: [0, 1]
+            return arb(0).union(z.upper()), arb(0.5, 0.5)
+        return z, arb(1)
+
+    # -- evaluation ------------------------------------------------------------------------
+    def _check_input(self, xs: Balls) -> None:
+        if len(xs) != self.in_dim:
+            raise CertificateError(
+                f"an MLP with input dimension {self.in_dim} was given {len(xs)} coordinates"
+            )
+
+    def forward(self, xs: Balls) -> list[arb]:
+        """Enclosure of the network's outputs over the box ``xs``."""
+        self._check_input(xs)
+        a = arb_mat(len(xs), 1, list(xs))
+        last = len(self.weights) - 1
+        for k, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = W * a + b
+            if k == last:
+                return list(z.entries())
+            a = arb_mat(z.nrows(), 1, [self._act(v) for v in z.entries()])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def forward_jacobian(self, xs: Balls) -> tuple[list[arb], arb_mat]:
+        """Enclosures of the outputs and of the (out_dim, in_dim) Jacobian over the box ``xs``.
+
+        At kinks of relu the Jacobian encloses Clarke's generalised Jacobian.
+        """
+        self._check_input(xs)
+        a = arb_mat(len(xs), 1, list(xs))
+        J: arb_mat | None = None  # None stands for the identity
+        last = len(self.weights) - 1
+        n_in = len(xs)
+        for k, (W, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = W * a + b
+            Jz = W if J is None else W * J
+            if k == last:
+                return list(z.entries()), Jz
+            zs = z.entries()
+            pairs = [self._act_pair(v) for v in zs]
+            a = arb_mat(len(zs), 1, [p[0] for p in pairs])
+            ders = [p[1] for p in pairs]
+            flat = Jz.entries()
+            J = arb_mat(
+                len(zs),
+                n_in,
+                [imul(flat[i * n_in + j], ders[i]) for i in range(len(zs)) for j in range(n_in)],
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def enclose(self, xs: Balls) -> tuple[list[arb], arb_mat, list[arb]]:
+        """Outputs over the box, Jacobian over the box, and outputs at the box's centre.
+
+        The outputs over the box are the intersection of the layer-by-layer enclosure
+        with the mean-value form ``phi(c) + J(box) (box - c)``, ``c`` the exact centre
+        (``ball.mid()`` of each coordinate, the same centre the checker uses).
+        """
+        values, jac = self.forward_jacobian(xs)
+        cs = [x.mid() for x in xs]
+        at_centre = self.forward(cs)
+        steps = (jac * arb_mat(len(xs), 1, [x - c for x, c in zip(xs, cs, strict=True)])).entries()
+        values = [_intersect(v, c + s) for v, c, s in zip(values, at_centre, steps, strict=True)]
+        return values, jac, at_centre
+
+
+# --- .npz reading and deterministic writing ------------------------------------------------
+def _npz_string(value: Any) -> str:
+    arr = np.asarray(value)
+    if arr.shape != () or arr.dtype.kind not in "US":
+        raise CertificateError("an .npz string field must be a 0-d string array")
+    item = arr.item()
+    return item.decode() if isinstance(item, bytes) else str(item)
+
+
+def mlp_dict_from_npz(data: bytes, *, name: str = "network") -> dict[str, Any]:
+    """The ``certify.mlp/1`` dictionary stored in ``.npz`` bytes (no pickles are loaded)."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            files = set(npz.files)
+            n_layers = 0
+            while f"weights_{n_layers}" in files:
+                n_layers += 1
+            weights = [np.asarray(npz[f"weights_{k}"], dtype=np.float64) for k in range(n_layers)]
+            biases = [np.asarray(npz[f"biases_{k}"], dtype=np.float64) for k in range(n_layers)]
+            activation = _npz_string(npz["activation"])
+            fmt = _npz_string(npz["format"]) if "format" in files else MLP_FORMAT
+    except CertificateError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise CertificateError(f"network {name!r}: unreadable .npz file ({exc})") from None
+    if fmt != MLP_FORMAT:
+        raise CertificateError(f"network {name!r}: .npz format {fmt!r}, expected {MLP_FORMAT!r}")
+    for k, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        if W.ndim != 2 or b.ndim != 1:
+            raise CertificateError(
+                f"network {name!r}: weights_{k} must be 2-D and biases_{k} 1-D in the .npz file"
+            )
+    return {
+        "format": MLP_FORMAT,
+        "activation": activation,
+        "weights": [[[float(v).hex() for v in row] for row in W] for W in weights],
+        "biases": [[float(v).hex() for v in b] for b in biases],
+    }
+
+
+def mlp_npz_bytes(network: Mapping[str, Any]) -> bytes:
+    """Deterministic ``.npz`` bytes of an MLP dictionary (fixed zip timestamps, sorted keys).
+
+    ``numpy.savez`` stamps the current time into the archive, so its output (and hence
+    its sha256) changes from run to run; this writer does not.
+    """
+    ArbMLP.from_dict(network)  # validate before writing
+    arrays: dict[str, np.ndarray] = {
+        "activation": np.array(str(network["activation"])),
+        "format": np.array(MLP_FORMAT),
+    }
+    for k, (W, b) in enumerate(zip(network["weights"], network["biases"], strict=True)):
+        arrays[f"weights_{k}"] = np.array(
+            [[float.fromhex(v) for v in row] for row in W], dtype=np.float64
+        )
+        arrays[f"biases_{k}"] = np.array([float.fromhex(v) for v in b], dtype=np.float64)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w") as fh:
+                np.lib.format.write_array(fh, arrays[key], allow_pickle=False)
+    return buffer.getvalue()

@@ -1,0 +1,862 @@
+"""The independent certificate checker (``certify verify``).
+
+DESIGN.md, "Certificates: what the words mean": the checker is a separate code path
+in python-flint ``arb`` balls. It re-evaluates the stored witness over the stored
+cover and recomputes the claim, trusting no stored number. It shares no evaluation
+code with the enclosure engine: relations and networks are evaluated by
+:mod:`certify.certificates.arb_models` (never by ``certify._kernels``,
+``certify.networks`` or a relation's float methods).
+
+What :func:`verify` does
+------------------------
+1. Load the file (:meth:`Certificate.load`: JSON, schema id and schema, digest,
+   decimal/hex agreement, sidecar hashes). Any failure: MALFORMED, exit 2.
+2. Rebuild each part's leaf boxes from its root box and its bisection tree. The
+   reconstruction itself guarantees that the leaves partition the root box; a tree
+   with wrong counts or a split outside its box is MALFORMED. Each root box must be
+   *equal* to the instance's domain (X x Y, X or Y by the part's function), else the
+   claim is NOT_CONFIRMED (a cover of a smaller box proves nothing about the domain).
+3. On every leaf B, enclose f in the mean-value form ``f(c) + grad f(B) . (B - c)``
+   (c the centre, Clarke gradients at kinks) intersected with the direct ball
+   evaluation ``f(B)``; for ``|vector|`` parts each component is enclosed that way and
+   the norm is ``sqrt(sum of squares)``. The networks' outputs over B are themselves
+   the intersection of the layer-by-layer enclosure and their own mean-value form, and
+   products of two wide balls are taken as interval products
+   (:func:`certify.certificates.arb_models.imul`), which makes the checker as tight as
+   the engine on the engine's leaves. The part's bound is the largest leaf bound.
+   A leaf whose bound exceeds the part's stored ``upper`` is bisected further by the
+   checker (at most ``refine_depth`` levels, ``refine_budget`` sub-boxes per part):
+   any finer partition is an equally valid proof, so this only removes false alarms.
+4. Combine the part bounds by the route (THEORY.md): ``direct``: u = U(e);
+   ``L1``: u = U(diagonal residual), *conditional* on the hypothesis "r - <phi, phi>
+   is PSD"; ``L2``: u = e0 + SF Dpsi + Dphi (SG + Dpsi), in ball arithmetic.
+5. Re-evaluate |f| at every part's point and |e| at the claim's witness point
+   (points are balls of radius 0) and compare with the stored lower bounds.
+6. Decide. Every number the certificate states must be confirmed, with no slack:
+
+   * every stored lower bound l (claim and parts) must satisfy ``l <= |f(point)|``
+     for the lower end of the ball (if even the upper end is < l, the certificate
+     is REFUTED);
+   * every stored upper bound (claim and parts) must be >= the checker's bound;
+   * every hypothesis must carry a justification a registered verifier accepts
+     (none exist in this version, so route L1 is NOT_CONFIRMED: "asserted, not
+     proven");
+   * HOLDS: the checker's u <= stored upper <= eps. REFUTED if a stored point shows
+     |e| > eps (lower end of the ball);
+   * VIOLATED: the lower end of |e(witness point)| > eps. REFUTED if the upper end
+     is <= eps (the point does not violate);
+   * UNKNOWN claims only its enclosure ``lower <= sup |e| <= upper``: it is
+     CONFIRMED when that enclosure is (both bullets above), whatever eps is.
+
+Exit codes: CONFIRMED 0, REFUTED 1, NOT_CONFIRMED 1, MALFORMED 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from flint import arb, arb_mat, ctx
+
+from certify._rigorous import lower_float, upper_float
+from certify.certificates.arb_models import (
+    CHECK_PRECISION,
+    ArbMLP,
+    ArbRelation,
+    NotCheckableError,
+    arb_relation,
+    idot,
+    interval_ball,
+)
+from certify.certificates.record import Certificate, Hypothesis, Part, Sidecar, format_bound
+from certify.errors import CertificateError, CertifyError
+from certify.relations.domains import Box
+from certify.relations.spec import parse_domain, parse_relation
+
+__all__ = [
+    "JUSTIFICATION_VERIFIERS",
+    "CheckResult",
+    "JustificationVerifier",
+    "check",
+    "cover_leaves",
+    "verify",
+]
+
+#: A verifier of a hypothesis' justification: returns (proven, one-line explanation).
+JustificationVerifier = Callable[[Certificate, Hypothesis], tuple[bool, str]]
+
+#: Justification kinds this checker can verify, by ``justification["kind"]``. Empty in
+#: this version; lemma L1' (certified Nystrom features) will add its ball-arithmetic
+#: check here. Pass ``justification_verifiers=`` to :func:`verify` to extend it.
+JUSTIFICATION_VERIFIERS: Mapping[str, JustificationVerifier] = MappingProxyType({})
+
+STATUS_EXIT = {"CONFIRMED": 0, "REFUTED": 1, "NOT_CONFIRMED": 1, "MALFORMED": 2}
+
+_PROGRESS_MIN_LEAVES = 1000
+_NETWORK_SIDE = {"phi": "x", "F": "x", "psi": "y", "G": "y"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The checker's answer.
+
+    Attributes
+    ----------
+    status : {"CONFIRMED", "REFUTED", "NOT_CONFIRMED", "MALFORMED"}
+    exit_code : int
+        0, 1, 1, 2 respectively (the exit code of ``certify verify``).
+    reason : str
+        One line.
+    checked_upper : float
+        The upper bound of sup |e| the checker proved itself, rounded up to a float
+        (``inf`` when it proved none, e.g. a malformed file or an unproven hypothesis).
+    checked_lower : float
+        The lower bound the checker confirmed at the stored points, rounded down (0 if none).
+    details : dict
+        Per-part bounds, leaf counts, leaves/second, the file's sha256, every failure.
+    """
+
+    status: str
+    exit_code: int
+    reason: str
+    checked_upper: float
+    checked_lower: float
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status == "CONFIRMED"
+
+
+def _malformed(reason: str, details: dict[str, Any] | None = None) -> CheckResult:
+    return CheckResult("MALFORMED", 2, _one_line(reason), math.inf, 0.0, details or {})
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+# --- covers -------------------------------------------------------------------------------------
+Leaf = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def cover_leaves(
+    lower: Sequence[float], upper: Sequence[float], tree: Sequence[int], splits: Sequence[float]
+) -> list[Leaf]:
+    """The leaf boxes of a preorder bisection tree over the root box ``[lower, upper]``.
+
+    ``tree``: -1 = leaf, k >= 0 = split along coordinate k at the next value of
+    ``splits``; the children are ``[lo, s]`` then ``[s, hi]`` along k. By construction
+    the leaves partition the root box (they overlap only on faces).
+
+    Raises
+    ------
+    CertificateError
+        A coordinate out of range, a split value not strictly inside its box, or a
+        tree / split count that does not add up.
+
+    Examples
+    --------
+    >>> cover_leaves([0.0, 0.0], [1.0, 1.0], [0, -1, 1, -1, -1], [0.5, 0.25])
+    [((0.0, 0.0), (0.5, 1.0)), ((0.5, 0.0), (1.0, 0.25)), ((0.5, 0.25), (1.0, 1.0))]
+    """
+    dim = len(lower)
+    leaves: list[Leaf] = []
+    stack: list[tuple[list[float], list[float]]] = [(list(lower), list(upper))]
+    pos = spos = 0
+    n_tree, n_splits = len(tree), len(splits)
+    while stack:
+        if pos >= n_tree:
+            raise CertificateError(
+                f"cover tree ends after {n_tree} entries with {len(stack)} box(es) unexpanded"
+            )
+        lo, hi = stack.pop()
+        k = tree[pos]
+        pos += 1
+        if k == -1:
+            leaves.append((tuple(lo), tuple(hi)))
+            continue
+        if not 0 <= k < dim:
+            raise CertificateError(
+                f"cover tree entry {pos - 1} splits coordinate {k}, but the box has {dim}"
+            )
+        if spos >= n_splits:
+            raise CertificateError(f"cover has {n_splits} split values, the tree needs more")
+        s = splits[spos]
+        spos += 1
+        if not lo[k] < s < hi[k]:
+            raise CertificateError(
+                f"split {spos - 1} (value {s!r} along coordinate {k}) lies outside its box "
+                f"[{lo[k]!r}, {hi[k]!r}]"
+            )
+        left_hi = list(hi)
+        left_hi[k] = s
+        right_lo = list(lo)
+        right_lo[k] = s
+        stack.append((right_lo, hi))
+        stack.append((lo, left_hi))  # popped first: preorder visits [lo, s] first
+    if pos != n_tree:
+        raise CertificateError(
+            f"cover tree has {n_tree - pos} entries after its last leaf (malformed preorder)"
+        )
+    if spos != n_splits:
+        raise CertificateError(
+            f"cover has {n_splits} split values but the tree has {spos} internal nodes"
+        )
+    return leaves
+
+
+# --- the functions of the parts ------------------------------------------------------------------
+_POS_INF = arb(math.inf)
+
+
+def _sup_abs(enclosure: arb) -> arb:
+    """An exact upper bound of |t| over the ball (+inf when not finite)."""
+    if not enclosure.is_finite():
+        return _POS_INF
+    return enclosure.abs_upper()
+
+
+def _intersect(a: arb, b: arb) -> arb:
+    if not a.is_finite():
+        return b
+    if not b.is_finite():
+        return a
+    return a.intersection(b)
+
+
+def _dot(u: Sequence[arb], v: Sequence[arb]) -> arb:
+    return idot(u, v)
+
+
+def _jt_vector(jac: arb_mat, v: Sequence[arb]) -> list[arb]:
+    """J^T v with interval products (J of shape (m, n), v of length m)."""
+    m, n = jac.nrows(), jac.ncols()
+    flat = jac.entries()
+    return [idot([flat[i * n + j] for i in range(m)], v) for j in range(n)]
+
+
+def _sqr(a: arb) -> arb:
+    if a.is_exact() or not a.is_finite():
+        return a * a
+    lo, hi = a.abs_lower(), a.abs_upper()
+    return (lo * lo).union(hi * hi)
+
+
+def _norm(components: Sequence[arb]) -> arb:
+    total = arb(0)
+    for c in components:
+        total += _sqr(c)
+    return total.nonnegative_part().sqrt()
+
+
+def _centres(balls: Sequence[arb]) -> tuple[list[arb], list[arb]]:
+    """Exact centres c (inside each interval) and the offsets B - c."""
+    cs = [b.mid() for b in balls]
+    return cs, [b - c for b, c in zip(balls, cs, strict=True)]
+
+
+class _PartFunction:
+    """f of one part: ``sup_abs(box)`` bounds sup |f| over a box; ``abs_at(point)`` encloses |f|."""
+
+    dim: int
+
+    def sup_abs(self, balls: Sequence[arb]) -> arb:
+        raise NotImplementedError  # pragma: no cover
+
+    def abs_at(self, point: Sequence[arb]) -> arb:
+        raise NotImplementedError  # pragma: no cover
+
+
+class _Residual(_PartFunction):
+    """f(x, y) = r(x, y) - <a(x), b(y)> on X x Y (coordinates x then y)."""
+
+    def __init__(self, relation: ArbRelation, a: ArbMLP, b: ArbMLP) -> None:
+        self.relation, self.a, self.b = relation, a, b
+        self.dx = a.in_dim
+        self.dim = a.in_dim + b.in_dim
+
+    def value(self, point: Sequence[arb]) -> arb:
+        xs, ys = point[: self.dx], point[self.dx :]
+        return self.relation.value(xs, ys) - _dot(self.a.forward(xs), self.b.forward(ys))
+
+    def abs_at(self, point: Sequence[arb]) -> arb:
+        return abs(self.value(point))
+
+    def sup_abs(self, balls: Sequence[arb]) -> arb:
+        xs, ys = balls[: self.dx], balls[self.dx :]
+        cs, hs = _centres(balls)
+        av, ja, ac = self.a.enclose(xs)
+        bv, jb, bc = self.b.enclose(ys)
+        rv, grx, gry = self.relation.value_grad(xs, ys)
+        direct = rv - _dot(av, bv)
+        ja_b = _jt_vector(ja, bv)  # grad_x <a(x), b(y)> = Ja^T b
+        jb_a = _jt_vector(jb, av)
+        grad = [g - t for g, t in zip(grx, ja_b, strict=True)]
+        grad += [g - t for g, t in zip(gry, jb_a, strict=True)]
+        centre = self.relation.value(cs[: self.dx], cs[self.dx :]) - _dot(ac, bc)
+        mv = centre + _dot(grad, hs)
+        return _sup_abs(_intersect(mv, direct))
+
+
+class _DiagonalResidual(_PartFunction):
+    """f(x) = r(x, x) - |a(x)|^2 on X (lemma L1)."""
+
+    def __init__(self, relation: ArbRelation, a: ArbMLP) -> None:
+        self.relation, self.a = relation, a
+        self.dim = a.in_dim
+
+    def value(self, point: Sequence[arb]) -> arb:
+        av = self.a.forward(point)
+        return self.relation.diagonal(point) - _dot(av, av)
+
+    def abs_at(self, point: Sequence[arb]) -> arb:
+        return abs(self.value(point))
+
+    def sup_abs(self, balls: Sequence[arb]) -> arb:
+        cs, hs = _centres(balls)
+        av, ja, ac = self.a.enclose(balls)
+        rv, gr = self.relation.diagonal_grad(balls)
+        direct = rv - sum((_sqr(v) for v in av), arb(0))
+        ja_a = _jt_vector(ja, av)
+        grad = [g - 2 * t for g, t in zip(gr, ja_a, strict=True)]
+        mv = self.relation.diagonal(cs) - _dot(ac, ac) + _dot(grad, hs)
+        return _sup_abs(_intersect(mv, direct))
+
+
+class _VectorNorm(_PartFunction):
+    """f(x) = |a(x) - b(x)|_2 (feature gap) or |a(x)|_2 (feature norm, b = None)."""
+
+    def __init__(self, a: ArbMLP, b: ArbMLP | None) -> None:
+        self.a, self.b = a, b
+        self.dim = a.in_dim
+
+    def _components(self, point: Sequence[arb]) -> list[arb]:
+        av = self.a.forward(point)
+        if self.b is None:
+            return av
+        return [u - v for u, v in zip(av, self.b.forward(point), strict=True)]
+
+    def abs_at(self, point: Sequence[arb]) -> arb:
+        return _norm(self._components(point))
+
+    def sup_abs(self, balls: Sequence[arb]) -> arb:
+        _, hs = _centres(balls)
+        av, ja, centre = self.a.enclose(balls)
+        if self.b is not None:
+            bv, jb, bc = self.b.enclose(balls)
+            av = [u - v for u, v in zip(av, bv, strict=True)]
+            centre = [u - v for u, v in zip(centre, bc, strict=True)]
+            ja = ja - jb
+        steps = (ja * arb_mat(len(hs), 1, hs)).entries()
+        comps = [_intersect(c + s, d) for c, s, d in zip(centre, steps, av, strict=True)]
+        norm = _norm(comps)
+        return _sup_abs(norm)
+
+
+# --- the plan: everything structural, checked before any arithmetic ------------------------------
+@dataclass
+class _PlannedPart:
+    part: Part
+    function: _PartFunction
+    leaves: list[Leaf]
+    domain_ok: bool
+    expected: tuple[tuple[float, ...], tuple[float, ...]]
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _box(spec: str, name: str) -> Box:
+    try:
+        domain = parse_domain(spec)
+    except CertifyError as exc:
+        raise _Malformed(f"instance {name} {spec!r} does not parse: {exc}") from None
+    if not isinstance(domain, Box):
+        raise NotCheckableError(
+            f"instance {name} {spec!r} is not a box; this checker verifies covers of boxes only"
+        )
+    return domain
+
+
+def _networks(cert: Certificate) -> dict[str, ArbMLP]:
+    out = {}
+    for name, net in cert.witness.items():
+        data = net.network if isinstance(net, Sidecar) else net
+        out[name] = ArbMLP.from_dict(data, name=name)
+    if "psi" not in out:
+        out["psi"] = out["phi"]
+    return out
+
+
+def _plan(cert: Certificate) -> tuple[ArbRelation, dict[str, ArbMLP], list[_PlannedPart]]:
+    """Everything structural, before any arithmetic: models, networks, leaves, domains."""
+    X = _box(cert.instance.x_domain, "x_domain")
+    Y = _box(cert.instance.y_domain, "y_domain")
+    if cert.instance.relation.strip().lower().startswith("callable:"):
+        raise NotCheckableError(
+            f"the relation {cert.instance.relation!r} is a Python callable, which is not "
+            "checkable; give it as a sympy expression ('expr:...')"
+        )
+    try:
+        relation = parse_relation(cert.instance.relation)
+    except CertifyError as exc:
+        raise _Malformed(
+            f"instance relation {cert.instance.relation!r} does not parse: {exc}"
+        ) from None
+    model = arb_relation(relation, X.dim, Y.dim)
+    model.check_box(X.lower.tolist(), Y.lower.tolist())
+    nets = _networks(cert)
+    sides = {"x": X, "y": Y}
+    for name, net in nets.items():
+        side = _NETWORK_SIDE.get(name)
+        if side is not None and net.in_dim != sides[side].dim:
+            raise _Malformed(
+                f"network {name!r} takes {net.in_dim} inputs but its domain "
+                f"({'x' if side == 'x' else 'y'}_domain) has dimension {sides[side].dim}"
+            )
+    if nets["phi"].out_dim != nets["psi"].out_dim:
+        raise _Malformed(
+            f"phi has {nets['phi'].out_dim} features but psi has {nets['psi'].out_dim}"
+        )
+    wp = cert.witness_point
+    if wp is not None:
+        for coords, box, name in ((wp[0], X, "x"), (wp[1], Y, "y")):
+            if len(coords) != box.dim or not bool(box.contains([list(coords)])[0]):
+                raise _Malformed(
+                    f"the claim's witness point {name} = {list(coords)} is not in the "
+                    f"{name}_domain {box.spec}"
+                )
+    planned = []
+    for part in cert.parts:
+        args = part.args
+        if part.function == "residual":
+            a, b = nets[args["left"]], nets[args["right"]]
+            if a.out_dim != b.out_dim:
+                raise _Malformed(f"part {part.name!r}: its networks have different feature counts")
+            fn: _PartFunction = _Residual(model, a, b)
+            boxes = [X, Y]
+        elif part.function == "diagonal_residual":
+            fn = _DiagonalResidual(model, nets[args["features"]])
+            boxes = [X]
+        else:
+            first = args["a"] if part.function == "feature_gap" else args["features"]
+            side_box = sides[_NETWORK_SIDE[first]]
+            a = nets[first]
+            b2 = nets[args["b"]] if part.function == "feature_gap" else None
+            if b2 is not None and (b2.out_dim != a.out_dim or b2.in_dim != a.in_dim):
+                raise _Malformed(f"part {part.name!r}: its networks have different shapes")
+            fn = _VectorNorm(a, b2)
+            boxes = [side_box]
+        exp_lo = tuple(float(v) for box in boxes for v in box.lower)
+        exp_hi = tuple(float(v) for box in boxes for v in box.upper)
+        if len(part.domain_lower) != len(exp_lo):
+            raise _Malformed(
+                f"part {part.name!r} ({part.function}) has a {len(part.domain_lower)}-dimensional "
+                f"box; its domain has dimension {len(exp_lo)}"
+            )
+        try:
+            leaves = cover_leaves(
+                part.domain_lower, part.domain_upper, part.cover.tree, part.cover.splits
+            )
+        except CertificateError as exc:
+            raise _Malformed(f"part {part.name!r}: {exc}") from None
+        if len(part.cover.leaf_upper) != len(leaves):
+            raise _Malformed(
+                f"part {part.name!r}: cover has {len(leaves)} leaves but "
+                f"{len(part.cover.leaf_upper)} leaf bounds"
+            )
+        if part.point is not None and not all(
+            lo <= p <= hi
+            for p, lo, hi in zip(part.point, part.domain_lower, part.domain_upper, strict=True)
+        ):
+            raise _Malformed(f"part {part.name!r}: its point {list(part.point)} is outside its box")
+        domain_ok = part.domain_lower == exp_lo and part.domain_upper == exp_hi
+        planned.append(_PlannedPart(part, fn, leaves, domain_ok, (exp_lo, exp_hi)))
+    if cert.route == "L1" and X != Y:
+        raise _Malformed(
+            f"route L1 bounds sup over X x X, but x_domain {X.spec} != y_domain {Y.spec}"
+        )
+    return model, nets, planned
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+@dataclass
+class _Budget:
+    remaining: int
+    used: int = 0
+
+
+def _leaf_bound(
+    fn: _PartFunction,
+    lo: Sequence[float],
+    hi: Sequence[float],
+    target: arb | None,
+    depth: int,
+    budget: _Budget,
+) -> arb:
+    bound = fn.sup_abs([interval_ball(a, b) for a, b in zip(lo, hi, strict=True)])
+    if target is None or bound <= target or depth <= 0 or budget.remaining < 2:
+        return bound
+    widths = [b - a for a, b in zip(lo, hi, strict=True)]
+    k = max(range(len(widths)), key=widths.__getitem__)
+    s = lo[k] + (hi[k] - lo[k]) / 2
+    if not lo[k] < s < hi[k]:
+        return bound
+    budget.remaining -= 2
+    budget.used += 2
+    left_hi = list(hi)
+    left_hi[k] = s
+    right_lo = list(lo)
+    right_lo[k] = s
+    left = _leaf_bound(fn, lo, left_hi, target, depth - 1, budget)
+    right = _leaf_bound(fn, right_lo, hi, target, depth - 1, budget)
+    finer = left.max(right)
+    return finer if finer < bound else bound
+
+
+def _points(values: Sequence[float]) -> list[arb]:
+    return [arb(float(v)) for v in values]
+
+
+def _fmt(x: float) -> str:
+    """An upper bound (or threshold) for messages: rounded up."""
+    return format_bound(x, direction="up", digits=6)
+
+
+def _fmt_low(x: float) -> str:
+    """A lower bound for messages: rounded down."""
+    return format_bound(x, direction="down", digits=6)
+
+
+def verify(
+    path: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    refine_depth: int = 8,
+    refine_budget: int | None = None,
+    justification_verifiers: Mapping[str, JustificationVerifier] | None = None,
+) -> CheckResult:
+    """Check a certificate file independently, in ball arithmetic (see the module docstring).
+
+    Parameters
+    ----------
+    path : path-like
+        The certificate (``.json``); sidecars are read relative to its folder.
+    progress : bool, default=True
+        Show a tqdm bar over the leaves when there are many.
+    refine_depth : int, default=8
+        Levels of extra bisection the checker may apply to a leaf whose bound exceeds
+        the part's stored upper bound (0 disables refinement).
+    refine_budget : int, optional
+        Extra sub-boxes per part; default ``4 * leaves + 256``.
+    justification_verifiers : mapping, optional
+        Verifiers of hypothesis justifications by kind; default
+        :data:`JUSTIFICATION_VERIFIERS`.
+
+    Returns
+    -------
+    CheckResult
+        ``status``, ``exit_code`` (0 confirmed, 1 refuted / not confirmed, 2 malformed),
+        a one-line ``reason``, the checker's own bounds and ``details``.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        return _malformed(f"cannot read certificate {str(p)!r}: {exc.strerror}")
+    try:
+        cert = Certificate.load(p)
+    except CertificateError as exc:
+        return _malformed(str(exc), {"file_sha256": hashlib.sha256(raw).hexdigest()})
+    return check(
+        cert,
+        progress=progress,
+        refine_depth=refine_depth,
+        refine_budget=refine_budget,
+        justification_verifiers=justification_verifiers,
+        file_sha256=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def check(
+    cert: Certificate,
+    *,
+    progress: bool = True,
+    refine_depth: int = 8,
+    refine_budget: int | None = None,
+    justification_verifiers: Mapping[str, JustificationVerifier] | None = None,
+    file_sha256: str | None = None,
+) -> CheckResult:
+    """Check an in-memory :class:`Certificate` (steps 2-6 of :func:`verify`)."""
+    with ctx.workprec(CHECK_PRECISION):
+        return _check(
+            cert,
+            progress=progress,
+            refine_depth=refine_depth,
+            refine_budget=refine_budget,
+            verifiers=JUSTIFICATION_VERIFIERS
+            if justification_verifiers is None
+            else justification_verifiers,
+            file_sha256=file_sha256,
+        )
+
+
+def _check(
+    cert: Certificate,
+    *,
+    progress: bool,
+    refine_depth: int,
+    refine_budget: int | None,
+    verifiers: Mapping[str, JustificationVerifier],
+    file_sha256: str | None,
+) -> CheckResult:
+    t0 = time.perf_counter()
+    details: dict[str, Any] = {
+        "file_sha256": file_sha256 or cert.sha256,
+        "digest": cert.digest,
+        "route": cert.route,
+        "verdict": cert.verdict,
+        "precision_bits": CHECK_PRECISION,
+    }
+    try:
+        model, nets, planned = _plan(cert)
+    except _Malformed as exc:
+        return _malformed(str(exc), details)
+    except NotCheckableError as exc:
+        return CheckResult("NOT_CONFIRMED", 1, _one_line(str(exc)), math.inf, 0.0, details)
+    except CertificateError as exc:
+        return _malformed(str(exc), details)
+
+    refuted: list[str] = []
+    unconfirmed: list[str] = []
+
+    # hypotheses
+    for hyp in cert.hypotheses:
+        just = hyp.justification
+        if just is None:
+            unconfirmed.append(
+                f"not confirmed: hypothesis {hyp.statement!r} is asserted, not proven (no "
+                "justification the checker can verify)"
+            )
+            continue
+        kind = str(just.get("kind"))
+        verifier = verifiers.get(kind)
+        if verifier is None:
+            unconfirmed.append(
+                f"not confirmed: hypothesis {hyp.statement!r} is asserted, not proven (this "
+                f"checker has no verifier for justifications of kind {kind!r})"
+            )
+            continue
+        ok, message = verifier(cert, hyp)
+        if not ok:
+            unconfirmed.append(
+                f"not confirmed: hypothesis {hyp.statement!r}: justification {kind!r} fails: "
+                f"{_one_line(message, 200)}"
+            )
+
+    # domains
+    for pp in planned:
+        if not pp.domain_ok:
+            unconfirmed.append(
+                f"not confirmed: part {pp.part.name!r} covers the box "
+                f"[{list(pp.part.domain_lower)}, {list(pp.part.domain_upper)}], not the "
+                f"instance's domain [{list(pp.expected[0])}, {list(pp.expected[1])}]"
+            )
+
+    # the covers
+    total_leaves = sum(len(pp.leaves) for pp in planned)
+    bar = None
+    if progress and total_leaves >= _PROGRESS_MIN_LEAVES:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_leaves, unit="leaf", desc="certify verify", leave=False)
+    part_bounds: dict[str, arb] = {}
+    part_details = []
+    t_eval = time.perf_counter()
+    extra = 0
+    try:
+        for pp in planned:
+            part = pp.part
+            target = arb(part.upper) if math.isfinite(part.upper) else None
+            budget = _Budget(
+                4 * len(pp.leaves) + 256 if refine_budget is None else int(refine_budget)
+            )
+            best = arb(0)
+            above_leaf = 0
+            worst_ratio = 0.0
+            for (lo, hi), stored_leaf in zip(pp.leaves, part.cover.leaf_upper, strict=True):
+                b = _leaf_bound(pp.function, lo, hi, target, refine_depth, budget)
+                if b > best:
+                    best = b
+                if math.isfinite(stored_leaf) and not b <= arb(stored_leaf):
+                    above_leaf += 1
+                    if stored_leaf > 0:
+                        worst_ratio = max(worst_ratio, upper_float(b) / stored_leaf)
+                if bar is not None:
+                    bar.update(1)
+            extra += budget.used
+            part_bounds[part.name] = best
+            checked = upper_float(best)
+            part_details.append(
+                {
+                    "name": part.name,
+                    "function": part.function,
+                    "args": dict(part.args),
+                    "leaves": len(pp.leaves),
+                    "refined_subboxes": budget.used,
+                    # informational: arb balls exceed a float box by ~2^-30 of its width,
+                    # so most leaf bounds sit a hair above an exact-ended engine's
+                    "leaves_above_stored_leaf_bound": above_leaf,
+                    "max_ratio_to_stored_leaf_bound": worst_ratio,
+                    "stored_upper": part.upper,
+                    "checked_upper": checked,
+                    "stored_lower": part.lower,
+                }
+            )
+            if target is not None and not best <= target:
+                unconfirmed.append(
+                    f"not confirmed: part {part.name!r} states sup |f| <= {_fmt(part.upper)}, "
+                    f"but the checker's bound over its {len(pp.leaves)} leaves is "
+                    f"{_fmt(checked)}"
+                )
+            # the part's lower bound, at its point
+            if part.point is not None:
+                val = pp.function.abs_at(_points(part.point))
+                part_details[-1]["checked_lower_at_point"] = lower_float(val)
+                _check_lower(val, part.lower, f"part {part.name!r}", refuted, unconfirmed)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds_eval = time.perf_counter() - t_eval
+    details["parts"] = part_details
+    details["leaves"] = total_leaves
+    details["refined_subboxes"] = extra
+    details["seconds_covers"] = seconds_eval
+    details["leaves_per_second"] = (
+        (total_leaves + extra) / seconds_eval if seconds_eval > 0 else math.inf
+    )
+
+    # combine by route
+    if not planned:
+        u = _POS_INF
+    elif cert.route == "L2":
+        e0, dphi, dpsi = part_bounds["e0"], part_bounds["Dphi"], part_bounds["Dpsi"]
+        sf, sg = part_bounds["SF"], part_bounds["SG"]
+        u = e0 + sf * dpsi + dphi * (sg + dpsi)
+    else:
+        u = next(iter(part_bounds.values()))
+    combined = upper_float(u)
+    conditional = any(m.startswith("not confirmed: hypothesis") for m in unconfirmed)
+    if conditional:
+        details["conditional_upper"] = combined
+    checked_upper = math.inf if conditional or not all(pp.domain_ok for pp in planned) else combined
+    details["combined_upper"] = combined
+    if math.isfinite(cert.upper) and not combined <= cert.upper:
+        unconfirmed.append(
+            f"not confirmed: the claim states sup |e| <= {_fmt(cert.upper)}, but the checker "
+            f"proves only <= {_fmt(combined)} (route {cert.route})"
+        )
+
+    # the claim's lower bound and the verdict
+    e = _Residual(model, nets["phi"], nets["psi"])
+    lowers: list[arb] = []
+    at_witness: arb | None = None
+    if cert.witness_point is not None:
+        at_witness = e.abs_at(_points([*cert.witness_point[0], *cert.witness_point[1]]))
+        lowers.append(at_witness)
+        details["witness_abs_error"] = [lower_float(at_witness), upper_float(at_witness)]
+    if cert.route == "direct":
+        for pp in planned:
+            if pp.part.point is not None and pp.domain_ok:
+                lowers.append(pp.function.abs_at(_points(pp.part.point)))
+    checked_lower = max([0.0, *(lower_float(v) for v in lowers)])
+    if at_witness is not None:
+        _check_lower(at_witness, cert.lower, "the claim", refuted, unconfirmed)
+    elif cert.lower > 0:  # excluded by the record; kept as a guard
+        unconfirmed.append("not confirmed: the claim states a lower bound without a point")
+    eps = arb(cert.eps)
+    if cert.verdict == "HOLDS":
+        for v in lowers:
+            if v.abs_lower() > eps:
+                refuted.append(
+                    f"refuted: HOLDS claims sup |e| <= {_fmt(cert.eps)}, but a stored point has "
+                    f"|e| >= {_fmt_low(lower_float(v))}"
+                )
+                break
+        if not checked_upper <= cert.eps and not conditional:
+            unconfirmed.append(
+                f"not confirmed: HOLDS needs sup |e| <= eps = {_fmt(cert.eps)}; the checker "
+                f"proves <= {_fmt(checked_upper)}"
+            )
+    elif cert.verdict == "VIOLATED":
+        assert at_witness is not None  # the record requires a witness point
+        if at_witness.abs_upper() <= eps:
+            refuted.append(
+                f"refuted: VIOLATED claims |e| > eps = {_fmt(cert.eps)} at the witness point, "
+                f"but there |e| <= {_fmt(upper_float(at_witness))}"
+            )
+        elif not at_witness.abs_lower() > eps:
+            unconfirmed.append(
+                f"not confirmed: |e| at the witness point is not certainly > eps = "
+                f"{_fmt(cert.eps)} (enclosure [{_fmt_low(lower_float(at_witness))}, "
+                f"{_fmt(upper_float(at_witness))}])"
+            )
+
+    details["seconds"] = time.perf_counter() - t0
+    details["failures"] = refuted + unconfirmed
+    if refuted:
+        return CheckResult(
+            "REFUTED", 1, _one_line(refuted[0]), checked_upper, checked_lower, details
+        )
+    if unconfirmed:
+        return CheckResult(
+            "NOT_CONFIRMED", 1, _one_line(unconfirmed[0]), checked_upper, checked_lower, details
+        )
+    what = {
+        "HOLDS": f"HOLDS confirmed: sup |e| <= {_fmt(checked_upper)} <= eps = {_fmt(cert.eps)}",
+        "VIOLATED": (
+            f"VIOLATED confirmed: |e| >= {_fmt_low(checked_lower)} > eps = {_fmt(cert.eps)} at the "
+            "witness point"
+        ),
+        "UNKNOWN": (
+            f"UNKNOWN confirmed as an enclosure: {_fmt_low(cert.lower)} <= sup |e| <= "
+            f"{_fmt(cert.upper)} (checker: <= {_fmt(checked_upper)})"
+        ),
+    }[cert.verdict]
+    return CheckResult(
+        "CONFIRMED",
+        0,
+        _one_line(f"{what} (route {cert.route}, {total_leaves} leaves)"),
+        checked_upper,
+        checked_lower,
+        details,
+    )
+
+
+def _check_lower(
+    value: arb, stored: float, what: str, refuted: list[str], unconfirmed: list[str]
+) -> None:
+    """Stored lower bound l vs the ball of |f(point)|: confirmed iff l <= its lower end."""
+    s = arb(stored)
+    if s <= value.abs_lower():
+        return
+    if value.is_finite() and value.abs_upper() < s:
+        refuted.append(
+            f"refuted: {what} states |f| >= {_fmt_low(stored)} at its point, but there |f| <= "
+            f"{_fmt(upper_float(value))}"
+        )
+    else:
+        unconfirmed.append(
+            f"not confirmed: {what} states |f| >= {_fmt_low(stored)} at its point; the checker "
+            f"encloses |f| there in [{_fmt_low(lower_float(value))}, {_fmt(upper_float(value))}]"
+        )
