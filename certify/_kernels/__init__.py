@@ -13,6 +13,20 @@ residual
     given as callables.
 mlp
     Dense layers and the MLP forward pass of the feature maps.
+interval
+    Outward-rounded interval arithmetic primitives (the libm accuracy assumption
+    is stated there).
+interval_relations
+    Value and Clarke-gradient enclosures of every relation over boxes (kernels,
+    bilinear forms, generated code for sympy expressions).
+interval_mlp
+    Interval forward passes and Jacobians of MLPs (naive and mean-value forms).
+interval_residual
+    Mean-value enclosures of the model error r - <phi, psi>, of lemma L1's diagonal
+    and of lemma L2's feature gaps.
+
+The interval kernels are checked against independent 200-300-bit mpmath
+evaluations instead of numpy twins (a float twin cannot test an enclosure).
 
 Everything here is low level: inputs are assumed validated by the public layer
 (C-contiguous float64 arrays of matching shapes). Nothing is compiled at import

@@ -126,22 +126,18 @@ def ineg(alo, ahi):
 
 @numba.njit(cache=True, inline="always")
 def iscale(c, alo, ahi):
-    """c [a] for a float c (the constant is taken as exact)."""
-    if c >= 0.0:
+    """c [a] for a float c (the constant is taken as exact; 0 [a] = 0 even for infinite ends)."""
+    if c == 0.0:
+        return 0.0, 0.0
+    if c > 0.0:
         return down(c * alo), up(c * ahi)
     return down(c * ahi), up(c * alo)
 
 
 @numba.njit(cache=True, inline="always")
 def imul(alo, ahi, blo, bhi):
-    """[a] [b]."""
-    p1 = alo * blo
-    p2 = alo * bhi
-    p3 = ahi * blo
-    p4 = ahi * bhi
-    lo = min(min(p1, p2), min(p3, p4))
-    hi = max(max(p1, p2), max(p3, p4))
-    return down(lo), up(hi)
+    """[a] [b]; ends may be infinite (0 * inf counts as 0); NaN in any end gives NaN."""
+    return imul_ext(alo, ahi, blo, bhi)
 
 
 @numba.njit(cache=True, inline="always")
@@ -166,10 +162,7 @@ def iabs(alo, ahi):
 
 
 @numba.njit(cache=True, inline="always")
-def idiv(alo, ahi, blo, bhi):
-    """[a] / [b]; the whole line when [b] contains 0."""
-    if blo <= 0.0 <= bhi:
-        return -np.inf, np.inf
+def _idiv_finite(alo, ahi, blo, bhi):
     q1 = alo / blo
     q2 = alo / bhi
     q3 = ahi / blo
@@ -177,6 +170,12 @@ def idiv(alo, ahi, blo, bhi):
     lo = min(min(q1, q2), min(q3, q4))
     hi = max(max(q1, q2), max(q3, q4))
     return down(lo), up(hi)
+
+
+@numba.njit(cache=True, inline="always")
+def idiv(alo, ahi, blo, bhi):
+    """[a] / [b]; the whole line when [b] contains 0; ends may be infinite."""
+    return idiv_ext(alo, ahi, blo, bhi)
 
 
 @numba.njit(cache=True, inline="always")
@@ -319,7 +318,7 @@ def idiv_ext(alo, ahi, blo, bhi):
     if blo <= 0.0 <= bhi:
         return -np.inf, np.inf
     if math.isfinite(alo) and math.isfinite(ahi) and math.isfinite(blo) and math.isfinite(bhi):
-        return idiv(alo, ahi, blo, bhi)
+        return _idiv_finite(alo, ahi, blo, bhi)
     if blo > 0.0:
         rlo = max(down(1.0 / bhi), 0.0)
         rhi = up(1.0 / blo)

@@ -8,15 +8,30 @@ on the product box X x Y (theorem T-S when psi = phi, T-A otherwise).
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from flint import arb, ctx
 
-from certify.certificates.enclosure import Budget, Enclosure, enclose
-from certify.certificates.functions import ResidualFunction
-from certify.certificates.record import Certificate, Cover, Instance, Part
+from certify._rigorous import WORKING_PRECISION, ball, upper_float
+from certify.certificates.enclosure import Budget, Enclosure, _abs_bounds, enclose, verdict_of
+from certify.certificates.functions import (
+    DiagonalResidualFunction,
+    FeatureGapFunction,
+    ResidualFunction,
+)
+from certify.certificates.record import (
+    L1_HYPOTHESIS,
+    Certificate,
+    Cover,
+    Hypothesis,
+    Instance,
+    Part,
+)
 from certify.errors import InvalidInputError
 from certify.networks.mlp import MLP
 from certify.relations.base import Relation
@@ -88,6 +103,8 @@ def certify_model(
     budget: Budget | None = None,
     rng: int | None = 0,
     progress: bool = True,
+    route: str = "direct",
+    reference: MLP | tuple[MLP, MLP] | None = None,
 ) -> Certificate:
     """Certify ``sup_{x in X, y in Y} |r(x, y) - <phi(x), psi(y)>| <= eps`` (or refute it).
 
@@ -114,6 +131,18 @@ def certify_model(
         Seed of the lower-bound sampling (recorded in the certificate).
     progress : bool, default=True
         Progress bar for long runs.
+    route : {"direct", "L1", "L2"}, default="direct"
+        How the upper bound is proven. "direct": branch and bound on X x Y.
+        "L1" (lemma L1): the diagonal sup_x r(x, x) - |phi(x)|^2 over X only, which
+        bounds the error when r - <phi, phi> is PSD; this version has no verifier of
+        that hypothesis for MLP witnesses, so an L1 certificate can refute (VIOLATED:
+        diagonal points are points of X x Y) but never says HOLDS (UNKNOWN, with the
+        conditional bound in ``method["conditional_upper"]``). "L2" (lemma L2): through
+        reference features ``reference = (F, G)`` (or ``F`` for G = F):
+        u = e0 + sup|F| Dpsi + Dphi (sup|G| + Dpsi) with e0 = sup|r - <F, G>| and
+        Dphi = sup_X |F - phi|, Dpsi = sup_Y |G - psi|, each enclosed separately.
+    reference : MLP or (MLP, MLP), optional
+        The reference features (F, G) of route "L2".
 
     Returns
     -------
@@ -136,43 +165,138 @@ def certify_model(
     psi_net = None if psi is None else load_network(psi, "psi")
     if not (isinstance(eps, (int, float, np.floating)) and float(eps) > 0):
         raise InvalidInputError(f"`eps` must be a number > 0; got {eps!r}.")
-    f = ResidualFunction(rel, phi_net, psi_net, X, Y)
-    enc = enclose(f, eps=float(eps), rel_gap=rel_gap, budget=budget, rng=rng, progress=progress)
+    eps = float(eps)
     symmetric_model = psi_net is None
-    theorem = "T-S" if symmetric_model else "T-A"
-    verdict = enc.verdict if enc.verdict is not None else "UNKNOWN"
-    point = enc.point if enc.lower > 0 else None
     budget_used = budget if budget is not None else Budget()
+    settings: dict[str, Any] = {
+        "rel_gap": rel_gap,
+        "budget": budget,
+        "rng": rng,
+        "progress": progress,
+    }
+    witness: dict[str, Any] = {
+        "phi": phi_net.to_dict(),
+        "psi": None if psi_net is None else psi_net.to_dict(),
+    }
+    hypotheses: tuple[Hypothesis, ...] = ()
+    lemmas: tuple[str, ...] = ()
+    method: dict[str, Any] = {}
+    if route == "direct":
+        f = ResidualFunction(rel, phi_net, psi_net, X, Y)
+        enc = enclose(f, eps=eps, **settings)
+        parts: tuple[Part, ...] = (_part("residual", f, enc),)
+        lower, upper, point = enc.lower, enc.upper, enc.point
+        method.update(_stats(enc))
+    elif route == "L1":
+        if psi_net is not None or Y != X or not rel.symmetric:
+            raise InvalidInputError(
+                "route 'L1' bounds <phi, phi> models of a symmetric relation on X x X: give no "
+                "`psi`, no other `y_domain`, and a symmetric relation."
+            )
+        f1 = DiagonalResidualFunction(rel, phi_net, X)
+        enc = enclose(f1, eps=eps, **settings)
+        parts = (_part("residual_diagonal", f1, enc),)
+        hypotheses = (Hypothesis(L1_HYPOTHESIS, None),)
+        lemmas = ("L1",)
+        # The diagonal's lower bound is a lower bound of the full sup (at the point (x, x));
+        # its upper bound holds only under the PSD hypothesis, which nothing proves here.
+        lower, point = enc.lower, np.concatenate([enc.point, enc.point])
+        upper = math.inf
+        method.update(_stats(enc))
+        method["conditional_upper"] = enc.upper
+    elif route == "L2":
+        lower, upper, point, parts, method = _route_l2(
+            rel, X, Y, phi_net, psi_net, reference, witness, settings
+        )
+        lemmas = ("L2",)
+    else:
+        raise InvalidInputError(f"`route` must be 'direct', 'L1' or 'L2'; got {route!r}.")
+    verdict = verdict_of(lower, upper, eps) or "UNKNOWN"
     return Certificate(
         verdict=verdict,
-        eps=float(eps),
-        lower=enc.lower,
-        upper=enc.upper,
+        eps=eps,
+        lower=lower,
+        upper=upper,
         witness_point=None
-        if point is None
+        if not lower > 0
         else (tuple(point[: X.dim].tolist()), tuple(point[X.dim :].tolist())),
         claim=(
             "sup over x in X, y in Y of |r(x, y) - <phi(x), "
             + ("phi" if symmetric_model else "psi")
-            + f"(y)>| <= {float(eps)!r}"
+            + f"(y)>| <= {eps!r}"
         ),
         instance=Instance(relation=rel.spec, x_domain=X.spec, y_domain=Y.spec, measure=None),
-        witness={"phi": phi_net.to_dict(), "psi": None if psi_net is None else psi_net.to_dict()},
-        route="direct",
-        parts=(_part("residual", f, enc),),
-        theorem=theorem,
-        lemmas=(),
+        witness=witness,
+        route=route,
+        hypotheses=hypotheses,
+        parts=parts,
+        theorem="T-S" if symmetric_model else "T-A",
+        lemmas=lemmas,
         tolerances={**ENGINE_TOLERANCES, "rel_gap": rel_gap},
         method={
             "engine": "branch and bound on boxes, best-first",
             "enclosure": "mean-value form intersected with naive interval arithmetic",
-            "stop_reason": enc.stop_reason,
-            "boxes": int(enc.statistics["boxes"]),
-            "leaves": int(enc.statistics["leaves"]),
-            "seconds": float(enc.statistics["seconds"]),
             "budget_boxes": budget_used.boxes,
             "budget_seconds": budget_used.seconds,
-            "lower_bound_sources": enc.statistics["lower_bound_sources"],
+            **method,
         },
         seed=rng,
     )
+
+
+def _stats(enc: Enclosure) -> dict[str, Any]:
+    return {
+        "stop_reason": enc.stop_reason,
+        "boxes": int(enc.statistics["boxes"]),
+        "leaves": int(enc.statistics["leaves"]),
+        "seconds": float(enc.statistics["seconds"]),
+        "lower_bound_sources": enc.statistics["lower_bound_sources"],
+    }
+
+
+def _route_l2(
+    rel: Relation,
+    X: Box,
+    Y: Box,
+    phi: MLP,
+    psi: MLP | None,
+    reference: MLP | tuple[MLP, MLP] | None,
+    witness: dict[str, Any],
+    settings: dict[str, Any],
+) -> tuple[float, float, npt.NDArray[np.float64], tuple[Part, ...], dict[str, Any]]:
+    """Lemma L2: u = e0 + sup|F| Dpsi + Dphi (sup|G| + Dpsi), each part enclosed alone."""
+    if reference is None:
+        raise InvalidInputError("route 'L2' needs `reference` features F (or a pair (F, G)).")
+    F0, G0 = reference if isinstance(reference, tuple) else (reference, reference)
+    F = load_network(F0, "reference F")
+    G = load_network(G0, "reference G")
+    psi_name = "phi" if psi is None else "psi"
+    witness["F"] = F.to_dict()
+    witness["G"] = G.to_dict()
+    functions: dict[str, ResidualFunction | FeatureGapFunction] = {
+        "e0": ResidualFunction(rel, F, G, X, Y, names=("F", "G")),
+        "Dphi": FeatureGapFunction(F, phi, X, names=("F", "phi")),
+        "Dpsi": FeatureGapFunction(G, phi if psi is None else psi, Y, names=("G", psi_name)),
+        "SF": FeatureGapFunction(F, None, X, names=("F", None)),
+        "SG": FeatureGapFunction(G, None, Y, names=("G", None)),
+    }
+    parts = []
+    bounds: dict[str, float] = {}
+    method: dict[str, Any] = {"parts": {}}
+    for name, fn in functions.items():
+        enc = enclose(fn, **settings)
+        parts.append(_part(name, fn, enc))
+        bounds[name] = enc.upper
+        method["parts"][name] = _stats(enc)
+    upper = math.inf
+    if all(math.isfinite(v) for v in bounds.values()):
+        with ctx.workprec(WORKING_PRECISION):
+            e0, dphi, dpsi, sf, sg = (ball(bounds[n]) for n in ("e0", "Dphi", "Dpsi", "SF", "SG"))
+            u: arb = e0 + sf * dpsi + dphi * (sg + dpsi)
+            upper = upper_float(u)
+    # The lower bound comes from the model error itself, at a sampled point, enclosed rigorously.
+    direct = ResidualFunction(rel, phi, psi, X, Y)
+    _, p = direct.sample_lower(4096, np.random.default_rng(settings["rng"]))
+    flo, fhi = direct.enclose(p[None, :], p[None, :])
+    low, _ = _abs_bounds(flo, fhi)
+    return float(low[0]), upper, p, tuple(parts), method

@@ -103,5 +103,3 @@ def fit_random_features(
     mu_k = np.clip(mu[keep], 0.0, None)
     A = np.sqrt(mu_k)[:, None] * Qm[:, keep].T
     return MLP([W, A], [b, np.zeros(A.shape[0])], activation="tanh")
-
-

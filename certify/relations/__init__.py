@@ -1,7 +1,7 @@
 """What is approximated: kernels, asymmetric relations, domains, measures, quadrature."""
 
 from certify.relations.asymmetric import Bilinear, CallableRelation, ExpressionRelation
-from certify.relations.base import LipschitzBound, Relation
+from certify.relations.base import LipschitzBound, Relation, RelationEnclosure
 from certify.relations.domains import Box, Domain, FiniteSet, RealSpace, Sphere
 from certify.relations.evaluation import ResidualMax, gram, residual_max, residual_sumsq
 from certify.relations.kernels import (
@@ -46,6 +46,7 @@ __all__ = [
     "QuadratureRule",
     "RealSpace",
     "Relation",
+    "RelationEnclosure",
     "ResidualMax",
     "Sphere",
     "Uniform",

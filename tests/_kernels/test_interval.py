@@ -260,3 +260,13 @@ def test_iatan2_ignores_negative_parts_and_signed_zero():
 def test_point_atan2_is_tight():
     lo, hi = _ext(2, 1.0, 1.0, 1.0, 1.0)
     assert lo <= math.pi / 4 <= hi and hi - lo <= 64 * math.ulp(math.pi / 4)
+
+
+def test_infinite_ends_never_shrink_a_product():
+    # 0 * inf must not turn into NaN and then be dropped by min/max: [1, inf] [0, 2] = [0, inf].
+    lo, hi = _binary(2, 1.0, np.inf, 0.0, 2.0)
+    assert lo <= 0.0 and hi == np.inf
+    lo, hi = _binary(2, -np.inf, np.inf, 0.0, 0.0)
+    assert lo <= 0.0 <= hi
+    lo, hi = _binary(3, 1.0, np.inf, 2.0, np.inf)  # [1, inf] / [2, inf] = [0, inf]
+    assert lo <= 0.0 and hi == np.inf
