@@ -29,6 +29,7 @@ test: lint
 ## bench: the benchmarks (ratios against named peers, one run)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/gram.py
+	$(BIN)/python benchmarks/enclosure.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

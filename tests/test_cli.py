@@ -23,7 +23,9 @@ def test_help_lists_commands(capsys):
 
 
 def test_demo_runs(capsys):
-    assert main(["demo", "--n", "200", "--rank", "5", "--domain", "box:-1,1"]) == 0
+    assert (
+        main(["demo", "--n", "200", "--rank", "5", "--domain", "box:-1,1", "--no-certificate"]) == 0
+    )
     out = capsys.readouterr().out
     assert "Gram     : shape (200, 200)" in out
     assert "sampled estimate" in out
@@ -47,3 +49,10 @@ def test_console_script_entry_point():
         check=True,
     )
     assert out.stdout.strip() == f"certify {certify.__version__}"
+
+
+def test_demo_writes_a_confirmed_certificate(tmp_path, capsys):
+    assert main(["demo", "--n", "100", "--rank", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "verdict:   HOLDS" in out and "CONFIRMED" in out
+    assert (tmp_path / "demo-certificate.json").exists()

@@ -33,3 +33,13 @@ Everything here is low level: inputs are assumed validated by the public layer
 time; numba compiles each kernel on first call and caches it on disk. No
 kernel uses ``fastmath``, since the values feed certificates.
 """
+
+import os as _os
+
+# numba's OpenMP threading layer busy-waits between parallel regions by default. The
+# engine makes many short parallel calls (one per batch of boxes), and on a shared or
+# loaded machine (CI runs two test workers on two cores) the spinning threads fight for
+# the cores: measured here, 0.7 ms per call instead of 5 us. Passive waiting is set
+# only if the user has not chosen a policy, and takes effect only if no OpenMP region
+# has run in this process yet.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
