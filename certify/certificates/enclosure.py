@@ -396,7 +396,12 @@ def enclose(
     best = _LowerBound(f, root.dim)
     est, p = f.sample_lower(n_sample, gen)
     best.offer(p[None, :], np.array([est]), "sample")
-    _polish(f, p, best)
+    if root.dim <= 12:  # error functions often peak at corners, which samples never hit
+        bits = (np.arange(1 << root.dim)[:, None] >> np.arange(root.dim)) & 1
+        corners = np.where(bits == 1, root.upper, root.lower)
+        with np.errstate(all="ignore"):
+            best.offer(corners, np.abs(f.values(corners)), "corner")
+    _polish(f, best.point, best)
 
     def upper_now() -> float:
         return -heap[0][0] if heap else 0.0
