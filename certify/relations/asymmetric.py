@@ -3,6 +3,7 @@ user callables, and sympy expressions."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -446,9 +447,8 @@ class ExpressionRelation(Relation):
         if True in cache:  # the full function also serves value-only calls
             return cache[True]
         if gradients not in cache:
-            xs, ys = self.symbols
             try:
-                cache[gradients] = compile_expression(self.expr, xs, ys, gradients=gradients)[0]
+                cache[gradients] = _compiled_interval_code(self.expr, *self.dims, gradients)
             except UnsupportedNodeError as exc:
                 node = str(exc.node)
                 for name in ("Abs", "Sign", "Heaviside", "Delta"):
@@ -491,6 +491,15 @@ class ExpressionRelation(Relation):
 
     def __repr__(self) -> str:
         return f"ExpressionRelation({sp.sstr(self.expr)!r})"
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_interval_code(
+    expr: sp.Expr, x_dim: int, y_dim: int, gradients: bool
+) -> Callable[..., tuple[FloatArray, FloatArray]]:
+    """Compiled interval code, shared by equal expressions (compiling takes ~2 s)."""
+    xs, ys = relation_symbols(x_dim, y_dim)
+    return compile_expression(expr, xs, ys, gradients=gradients)[0]
 
 
 def _parse_expression(expr: sp.Expr | str) -> sp.Expr:
