@@ -47,9 +47,11 @@ __all__ = [
     "SolverError",
     "__version__",
     "certify_model",
+    "check_psd",
     "enclose",
     "gram",
     "kernels",
+    "mercer",
     "parse_domain",
     "parse_measure",
     "parse_relation",
@@ -62,6 +64,7 @@ __all__ = [
 if TYPE_CHECKING:
     from certify.certificates import Budget, Certificate, certify_model, enclose, verify
     from certify.networks import MLP
+    from certify.spectral import check_psd, mercer
 
 _LAZY = {
     "MLP": "certify.networks",
@@ -70,6 +73,8 @@ _LAZY = {
     "certify_model": "certify.certificates",
     "enclose": "certify.certificates",
     "verify": "certify.certificates",
+    "mercer": "certify.spectral",
+    "check_psd": "certify.spectral",
 }
 
 
