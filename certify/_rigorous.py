@@ -57,4 +57,6 @@ def upper_float(a: arb) -> float:
 
 def lower_float(a: arb) -> float:
     """The largest float64 that is <= every point of the ball ``a`` (``-inf`` if unbounded)."""
-    return -upper_float(-a)
+    with ctx.workprec(WORKING_PRECISION):  # negation at working precision: no extra rounding
+        neg = -a
+    return -upper_float(neg)
