@@ -30,6 +30,7 @@ The ball of a float interval (:func:`interval_ball`) exceeds it by ~2^-30 of its
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import zipfile
@@ -67,9 +68,13 @@ __all__ = [
     "CHECK_PRECISION",
     "MLP_ACTIVATIONS",
     "MLP_FORMAT",
+    "NYSTROM_FORMAT",
+    "ArbFeatureMap",
     "ArbMLP",
+    "ArbNystrom",
     "ArbRelation",
     "NotCheckableError",
+    "arb_features",
     "arb_relation",
     "idot",
     "imul",
@@ -83,6 +88,9 @@ CHECK_PRECISION = 128
 
 #: The MLP dictionary format the checker reads (produced by ``certify.networks.MLP.to_dict``).
 MLP_FORMAT = "certify.mlp/1"
+
+#: The Nystrom-features format the checker reads (lemma L1' of THEORY.md).
+NYSTROM_FORMAT = "certify.nystrom/1"
 
 #: Hidden-layer activations; the last layer is always linear.
 MLP_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
@@ -811,8 +819,41 @@ def _check_mlp_shapes(
         previous = rows
 
 
+class ArbFeatureMap(ABC):
+    """A feature map x -> R^m in ball arithmetic (the interface the checker's parts use).
+
+    Subclasses provide ``in_dim``, ``out_dim``, :meth:`forward` and
+    :meth:`forward_jacobian`; :meth:`enclose` combines them.
+    """
+
+    in_dim: int
+    out_dim: int
+
+    @abstractmethod
+    def forward(self, xs: Balls) -> list[arb]:
+        """Enclosure of the features over the box ``xs``."""
+
+    @abstractmethod
+    def forward_jacobian(self, xs: Balls) -> tuple[list[arb], arb_mat]:
+        """Enclosures of the features and of the (out_dim, in_dim) Jacobian over the box."""
+
+    def enclose(self, xs: Balls) -> tuple[list[arb], arb_mat, list[arb]]:
+        """Outputs over the box, Jacobian over the box, and outputs at the box's centre.
+
+        The outputs over the box are the intersection of the direct enclosure with the
+        mean-value form ``phi(c) + J(box) (box - c)``, ``c`` the exact centre
+        (``ball.mid()`` of each coordinate, the same centre the checker uses).
+        """
+        values, jac = self.forward_jacobian(xs)
+        cs = [x.mid() for x in xs]
+        at_centre = self.forward(cs)
+        steps = (jac * arb_mat(len(xs), 1, [x - c for x, c in zip(xs, cs, strict=True)])).entries()
+        values = [_intersect(v, c + s) for v, c, s in zip(values, at_centre, steps, strict=True)]
+        return values, jac, at_centre
+
+
 @dataclass(frozen=True, eq=False)
-class ArbMLP:
+class ArbMLP(ArbFeatureMap):
     """An MLP feature map in ball arithmetic: hidden layers use ``activation``, the last is linear.
 
     Built from the MLP dictionary (format ``certify.mlp/1``, weights as float.hex
@@ -990,19 +1031,149 @@ class ArbMLP:
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def enclose(self, xs: Balls) -> tuple[list[arb], arb_mat, list[arb]]:
-        """Outputs over the box, Jacobian over the box, and outputs at the box's centre.
 
-        The outputs over the box are the intersection of the layer-by-layer enclosure
-        with the mean-value form ``phi(c) + J(box) (box - c)``, ``c`` the exact centre
-        (``ball.mid()`` of each coordinate, the same centre the checker uses).
-        """
-        values, jac = self.forward_jacobian(xs)
-        cs = [x.mid() for x in xs]
-        at_centre = self.forward(cs)
-        steps = (jac * arb_mat(len(xs), 1, [x - c for x, c in zip(xs, cs, strict=True)])).entries()
-        values = [_intersect(v, c + s) for v, c, s in zip(values, at_centre, steps, strict=True)]
-        return values, jac, at_centre
+def _hex_matrix(rows: Any, where: str) -> list[list[float]]:
+    if not isinstance(rows, (list, tuple)) or not rows:
+        raise CertificateError(f"{where} must be a non-empty list of rows")
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, (list, tuple)) or not row:
+            raise CertificateError(f"{where}[{i}] must be a non-empty list")
+        out.append([_hex_float(v, f"{where}[{i}][{j}]") for j, v in enumerate(row)])
+    if len({len(r) for r in out}) != 1:
+        raise CertificateError(f"{where} is not rectangular")
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ArbNystrom(ArbFeatureMap):
+    """Nystrom features ``F(x) = sum_j C[j, :] r(x, node_j)`` in ball arithmetic.
+
+    Built from the ``certify.nystrom/1`` dictionary (``relation`` spec string, ``nodes``
+    of shape (n, dim), ``coefficients`` C of shape (n, m), floats as float.hex strings).
+    The kernel columns ``r(x, node_j)`` over a box come from the checker's own
+    :func:`arb_relation` model (``value_grad`` with the node as an exact point), so the
+    Jacobian is ``C^T grad_x r(x, nodes)``. Nodes and coefficients enter exactly.
+
+    Examples
+    --------
+    >>> F = ArbNystrom.from_dict({"format": "certify.nystrom/1",
+    ...     "relation": "gaussian:lengthscale=0.5", "nodes": [[(0.0).hex()]],
+    ...     "coefficients": [[(2.0).hex()]]})
+    >>> F.forward([arb(0)])[0] == arb(2), (F.in_dim, F.out_dim, F.n_nodes)
+    (True, (1, 1, 1))
+    """
+
+    relation: ArbRelation
+    relation_spec: str
+    nodes: tuple[tuple[float, ...], ...]
+    coefficients: tuple[tuple[float, ...], ...]
+    in_dim: int
+    out_dim: int
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def n_neurons(self) -> int:
+        """The number of kernel columns (the analogue of an MLP's hidden units)."""
+        return len(self.nodes)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, name: str = "network") -> ArbNystrom:
+        """Build from the ``certify.nystrom/1`` dictionary (hex strings)."""
+        if not isinstance(data, Mapping) or data.get("format") != NYSTROM_FORMAT:
+            got = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+            raise CertificateError(
+                f"network {name!r} must be a Nystrom dictionary of format {NYSTROM_FORMAT!r}; "
+                f"got {got!r}"
+            )
+        from certify.errors import CertifyError
+        from certify.relations.spec import parse_relation
+
+        spec = data.get("relation")
+        if not isinstance(spec, str):
+            raise CertificateError(f"network {name!r}: `relation` must be a spec string")
+        try:
+            relation = parse_relation(spec)
+        except CertifyError as exc:
+            raise CertificateError(
+                f"network {name!r}: relation {spec!r} does not parse: {exc}"
+            ) from None
+        if not relation.symmetric:
+            raise CertificateError(f"network {name!r}: relation {spec!r} is not symmetric")
+        nodes = _hex_matrix(data.get("nodes"), f"network {name!r} nodes")
+        coefficients = _hex_matrix(data.get("coefficients"), f"network {name!r} coefficients")
+        if len(nodes) != len(coefficients):
+            raise CertificateError(
+                f"network {name!r}: {len(nodes)} nodes but {len(coefficients)} coefficient rows"
+            )
+        dim = len(nodes[0])
+        model = arb_relation(relation, dim, dim)
+        return cls(
+            relation=model,
+            relation_spec=spec,
+            nodes=tuple(tuple(r) for r in nodes),
+            coefficients=tuple(tuple(r) for r in coefficients),
+            in_dim=dim,
+            out_dim=len(coefficients[0]),
+        )
+
+    @functools.cached_property
+    def _node_balls(self) -> list[list[arb]]:
+        return [[arb(v) for v in node] for node in self.nodes]
+
+    @functools.cached_property
+    def _coef_t(self) -> arb_mat:
+        """C^T, shape (m, n), exact."""
+        n, m = len(self.coefficients), self.out_dim
+        return arb_mat(m, n, [self.coefficients[j][i] for i in range(m) for j in range(n)])
+
+    def _check_input(self, xs: Balls) -> None:
+        if len(xs) != self.in_dim:
+            raise CertificateError(
+                f"Nystrom features with input dimension {self.in_dim} were given {len(xs)} "
+                "coordinates"
+            )
+
+    def forward(self, xs: Balls) -> list[arb]:
+        """Enclosure of F over the box ``xs``: C^T [r(xs, node_j)]_j."""
+        self._check_input(xs)
+        col = [self.relation.value(xs, node) for node in self._node_balls]
+        return list((self._coef_t * arb_mat(len(col), 1, col)).entries())
+
+    def forward_jacobian(self, xs: Balls) -> tuple[list[arb], arb_mat]:
+        """Enclosures of F and of its (m, dim) Jacobian C^T grad_x r(xs, nodes) over the box."""
+        self._check_input(xs)
+        vals, grads = [], []
+        for node in self._node_balls:
+            v, gx, _ = self.relation.value_grad(xs, node)
+            vals.append(v)
+            grads.extend(gx)
+        n = len(vals)
+        values = (self._coef_t * arb_mat(n, 1, vals)).entries()
+        jac = self._coef_t * arb_mat(n, self.in_dim, grads)
+        return list(values), jac
+
+    def gram(self) -> arb_mat:
+        """Balls containing K = [r(node_i, node_j)] (n x n), exactly symmetric as balls."""
+        balls = self._node_balls
+        n = len(balls)
+        K = arb_mat(n, n)
+        for i in range(n):
+            for j in range(i, n):
+                v = self.relation.value(balls[i], balls[j])
+                K[i, j] = v
+                K[j, i] = v  # r is symmetric: the ball contains r(node_j, node_i) too
+        return K
+
+
+def arb_features(data: Any, *, name: str = "network") -> ArbFeatureMap:
+    """The ball model of a witness network dictionary (MLP or Nystrom features)."""
+    if isinstance(data, Mapping) and data.get("format") == NYSTROM_FORMAT:
+        return ArbNystrom.from_dict(data, name=name)
+    return ArbMLP.from_dict(data, name=name)
 
 
 # --- .npz reading and deterministic writing ------------------------------------------------

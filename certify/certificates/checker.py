@@ -29,7 +29,10 @@ What :func:`verify` does
    any finer partition is an equally valid proof, so this only removes false alarms.
 4. Combine the part bounds by the route (THEORY.md): ``direct``: u = U(e);
    ``L1``: u = U(diagonal residual), *conditional* on the hypothesis "r - <phi, phi>
-   is PSD"; ``L2``: u = e0 + SF Dpsi + Dphi (SG + Dpsi), in ball arithmetic.
+   is PSD"; ``L2``: u = e0 + SF Dpsi + Dphi (SG + Dpsi); ``L2S`` (lemma L2, symmetric,
+   on lemma L1 for Nystrom features F): u = T + 2 sqrt(kappa) Delta + Delta^2 with
+   T = U(diagonal residual of F), Delta = U(|F - phi|), kappa = U(r(x, x)),
+   *conditional* on "r - <F, F> is PSD"; all in ball arithmetic.
 5. Re-evaluate |f| at every part's point and |e| at the claim's witness point
    (points are balls of radius 0) and compare with the stored lower bounds.
 6. Decide. Every number the certificate states must be confirmed, with no slack:
@@ -39,8 +42,10 @@ What :func:`verify` does
      is REFUTED);
    * every stored upper bound (claim and parts) must be >= the checker's bound;
    * every hypothesis must carry a justification a registered verifier accepts
-     (none exist in this version, so route L1 is NOT_CONFIRMED: "asserted, not
-     proven");
+     (otherwise NOT_CONFIRMED: "asserted, not proven"). The default table knows
+     ``nystrom-l1prime`` (lemma L1', :func:`verify_nystrom_l1prime`): the features
+     are Nystrom features of the instance's kernel with lambda_max(C^T K C) <= 1,
+     proven by a ball LDL^T. An MLP phi cannot be justified this way;
    * HOLDS: the checker's u <= stored upper <= eps. REFUTED if a stored point shows
      |e| > eps (lower end of the ball);
    * VIOLATED: the lower end of |e(witness point)| > eps. REFUTED if the upper end
@@ -68,16 +73,27 @@ from flint import arb, arb_mat, ctx
 from certify._rigorous import lower_float, upper_float
 from certify.certificates.arb_models import (
     CHECK_PRECISION,
-    ArbMLP,
+    NYSTROM_FORMAT,
+    ArbFeatureMap,
+    ArbNystrom,
     ArbRelation,
     NotCheckableError,
+    arb_features,
     arb_relation,
     idot,
     interval_ball,
 )
-from certify.certificates.record import Certificate, Hypothesis, Part, Sidecar, format_bound
+from certify.certificates.record import (
+    Certificate,
+    Hypothesis,
+    Part,
+    Sidecar,
+    format_bound,
+    l1_hypothesis,
+)
 from certify.errors import CertificateError, CertifyError
 from certify.relations.domains import Box
+from certify.relations.kernels import Kernel
 from certify.relations.spec import parse_domain, parse_relation
 
 __all__ = [
@@ -87,15 +103,16 @@ __all__ = [
     "check",
     "cover_leaves",
     "verify",
+    "verify_nystrom_l1prime",
 ]
 
 #: A verifier of a hypothesis' justification: returns (proven, one-line explanation).
 JustificationVerifier = Callable[[Certificate, Hypothesis], tuple[bool, str]]
 
-#: Justification kinds this checker can verify, by ``justification["kind"]``. Empty in
-#: this version; lemma L1' (certified Nystrom features) will add its ball-arithmetic
-#: check here. Pass ``justification_verifiers=`` to :func:`verify` to extend it.
-JUSTIFICATION_VERIFIERS: Mapping[str, JustificationVerifier] = MappingProxyType({})
+#: Justification kinds this checker can verify, by ``justification["kind"]``; defined at
+#: the end of this module (``"nystrom-l1prime"``: lemma L1', :func:`verify_nystrom_l1prime`).
+#: Pass ``justification_verifiers=`` to :func:`verify` to replace or extend it.
+JUSTIFICATION_VERIFIERS: Mapping[str, JustificationVerifier]
 
 STATUS_EXIT = {"CONFIRMED": 0, "REFUTED": 1, "NOT_CONFIRMED": 1, "MALFORMED": 2}
 
@@ -279,7 +296,7 @@ class _PartFunction:
 class _Residual(_PartFunction):
     """f(x, y) = r(x, y) - <a(x), b(y)> on X x Y (coordinates x then y)."""
 
-    def __init__(self, relation: ArbRelation, a: ArbMLP, b: ArbMLP) -> None:
+    def __init__(self, relation: ArbRelation, a: ArbFeatureMap, b: ArbFeatureMap) -> None:
         self.relation, self.a, self.b = relation, a, b
         self.dx = a.in_dim
         self.dim = a.in_dim + b.in_dim
@@ -310,7 +327,7 @@ class _Residual(_PartFunction):
 class _DiagonalResidual(_PartFunction):
     """f(x) = r(x, x) - |a(x)|^2 on X (lemma L1)."""
 
-    def __init__(self, relation: ArbRelation, a: ArbMLP) -> None:
+    def __init__(self, relation: ArbRelation, a: ArbFeatureMap) -> None:
         self.relation, self.a = relation, a
         self.dim = a.in_dim
 
@@ -332,10 +349,27 @@ class _DiagonalResidual(_PartFunction):
         return _sup_abs(_intersect(mv, direct))
 
 
+class _Diagonal(_PartFunction):
+    """f(x) = r(x, x) on X (kappa of lemma L2: sup_x r(x, x))."""
+
+    def __init__(self, relation: ArbRelation, dim: int) -> None:
+        self.relation = relation
+        self.dim = dim
+
+    def abs_at(self, point: Sequence[arb]) -> arb:
+        return abs(self.relation.diagonal(point))
+
+    def sup_abs(self, balls: Sequence[arb]) -> arb:
+        cs, hs = _centres(balls)
+        direct, grad = self.relation.diagonal_grad(balls)
+        mv = self.relation.diagonal(cs) + _dot(grad, hs)
+        return _sup_abs(_intersect(mv, direct))
+
+
 class _VectorNorm(_PartFunction):
     """f(x) = |a(x) - b(x)|_2 (feature gap) or |a(x)|_2 (feature norm, b = None)."""
 
-    def __init__(self, a: ArbMLP, b: ArbMLP | None) -> None:
+    def __init__(self, a: ArbFeatureMap, b: ArbFeatureMap | None) -> None:
         self.a, self.b = a, b
         self.dim = a.in_dim
 
@@ -388,17 +422,17 @@ def _box(spec: str, name: str) -> Box:
     return domain
 
 
-def _networks(cert: Certificate) -> dict[str, ArbMLP]:
+def _networks(cert: Certificate) -> dict[str, ArbFeatureMap]:
     out = {}
     for name, net in cert.witness.items():
         data = net.network if isinstance(net, Sidecar) else net
-        out[name] = ArbMLP.from_dict(data, name=name)
+        out[name] = arb_features(data, name=name)
     if "psi" not in out:
         out["psi"] = out["phi"]
     return out
 
 
-def _plan(cert: Certificate) -> tuple[ArbRelation, dict[str, ArbMLP], list[_PlannedPart]]:
+def _plan(cert: Certificate) -> tuple[ArbRelation, dict[str, ArbFeatureMap], list[_PlannedPart]]:
     """Everything structural, before any arithmetic: models, networks, leaves, domains."""
     X = _box(cert.instance.x_domain, "x_domain")
     Y = _box(cert.instance.y_domain, "y_domain")
@@ -448,6 +482,9 @@ def _plan(cert: Certificate) -> tuple[ArbRelation, dict[str, ArbMLP], list[_Plan
         elif part.function == "diagonal_residual":
             fn = _DiagonalResidual(model, nets[args["features"]])
             boxes = [X]
+        elif part.function == "diagonal":
+            fn = _Diagonal(model, X.dim)
+            boxes = [X]
         else:
             first = args["a"] if part.function == "feature_gap" else args["features"]
             side_box = sides[_NETWORK_SIDE[first]]
@@ -482,9 +519,9 @@ def _plan(cert: Certificate) -> tuple[ArbRelation, dict[str, ArbMLP], list[_Plan
             raise _Malformed(f"part {part.name!r}: its point {list(part.point)} is outside its box")
         domain_ok = part.domain_lower == exp_lo and part.domain_upper == exp_hi
         planned.append(_PlannedPart(part, fn, leaves, domain_ok, (exp_lo, exp_hi)))
-    if cert.route == "L1" and X != Y:
+    if cert.route in ("L1", "L2S") and X != Y:
         raise _Malformed(
-            f"route L1 bounds sup over X x X, but x_domain {X.spec} != y_domain {Y.spec}"
+            f"route {cert.route} bounds sup over X x X, but x_domain {X.spec} != y_domain {Y.spec}"
         )
     return model, nets, planned
 
@@ -753,6 +790,13 @@ def _check(
         e0, dphi, dpsi = part_bounds["e0"], part_bounds["Dphi"], part_bounds["Dpsi"]
         sf, sg = part_bounds["SF"], part_bounds["SG"]
         u = e0 + sf * dpsi + dphi * (sg + dpsi)
+    elif cert.route == "L2S":
+        t, delta, kappa = part_bounds["T"], part_bounds["Delta"], part_bounds["kappa"]
+        # sqrt is increasing, so sqrt(an upper bound of kappa) bounds sqrt(kappa)
+        if all(v.is_finite() for v in (t, delta, kappa)):
+            u = t + 2 * kappa.sqrt() * delta + delta * delta
+        else:
+            u = _POS_INF
     else:
         u = next(iter(part_bounds.values()))
     combined = upper_float(u)
@@ -860,3 +904,141 @@ def _check_lower(
             f"not confirmed: {what} states |f| >= {_fmt_low(stored)} at its point; the checker "
             f"encloses |f| there in [{_fmt_low(lower_float(value))}, {_fmt(upper_float(value))}]"
         )
+
+
+# --- justification verifiers ---------------------------------------------------------------------
+def _positive_definite(S: Sequence[Sequence[arb]]) -> bool:
+    """Whether every symmetric matrix in the balls of ``S`` is positive definite.
+
+    Gaussian elimination (LDL^T) without pivoting in ball arithmetic, as in
+    :mod:`certify.spectral.psd`: the pivots of every matrix in the balls lie in the
+    computed balls, and all pivots certainly > 0 means all leading principal minors
+    > 0 (Sylvester's criterion).
+    """
+    p = len(S)
+    A = [list(row) for row in S]
+    for k in range(p):
+        pivot = A[k][k]
+        if not pivot > 0:
+            return False
+        for i in range(k + 1, p):
+            f = A[i][k] / pivot
+            for j in range(k + 1, p):
+                A[i][j] -= f * A[k][j]
+    return True
+
+
+def verify_nystrom_l1prime(cert: Certificate, hyp: Hypothesis) -> tuple[bool, str]:
+    """Lemma L1': prove "r - <NAME, NAME> is PSD" for Nystrom features NAME in ball arithmetic.
+
+    Justification: ``{"kind": "nystrom-l1prime", "features": NAME}`` (other keys are
+    ignored: nothing stored is trusted). The hypothesis statement must be
+    ``r - <NAME, NAME> is PSD`` and the witness ``NAME`` inline Nystrom features
+    (format ``certify.nystrom/1``) of the instance's own relation, which must be a
+    kernel family that is PSD by construction, with every node in the x-domain.
+
+    Proof. Let H be the RKHS of r and k_x = r(., x). With g_i = sum_j C[j, i] k_(x_j),
+    the features are F_i(x) = sum_j C[j, i] r(x, x_j) = <k_x, g_i>_H, and
+    G = [<g_i, g_k>_H] = C^T K C with K = r(nodes, nodes). The operator
+    P = sum_i g_i (x) g_i = A A* (A e_i = g_i) has ||P|| = ||A* A|| = lambda_max(G); if
+    lambda_max(G) <= 1 then P <= I on H, so r(x, y) - <F(x), F(y)> = <k_x, (I - P) k_y>_H
+    is a PSD kernel, which is the hypothesis of lemma L1.
+
+    Check. K is recomputed by the checker's own ball model of r at the exact float nodes
+    (128 bits), G = C^T K C with ``arb_mat`` (C exact), and I - G (symmetrised: the mean
+    of G and G^T, whose balls still contain the exact symmetric G) is proven positive
+    definite by a ball LDL^T whose pivots are all certainly > 0; then lambda_max(G) < 1.
+    The reported margin ``s`` is the largest power 2^-k (k <= 60) with I - G - sI still
+    proven positive definite (lambda_max(G) <= 1 - s); it is informational.
+    """
+    just = hyp.justification or {}
+    name = just.get("features")
+    if not isinstance(name, str) or not name:
+        return False, "the justification needs 'features': the witness name of the features"
+    if hyp.statement != l1_hypothesis(name):
+        return False, (
+            f"the justification is about features {name!r}, so it proves "
+            f"{l1_hypothesis(name)!r}, not {hyp.statement!r}"
+        )
+    data = cert.witness.get(name)
+    if isinstance(data, Sidecar) or not isinstance(data, Mapping):
+        return False, f"witness {name!r} is not inline Nystrom features"
+    if data.get("format") != NYSTROM_FORMAT:
+        return False, (
+            f"witness {name!r} has format {data.get('format')!r}, not Nystrom features "
+            f"({NYSTROM_FORMAT!r}); lemma L1' does not apply to it"
+        )
+    try:
+        rel_instance = parse_relation(cert.instance.relation)
+        rel_features = parse_relation(str(data["relation"]))
+        X = parse_domain(cert.instance.x_domain)
+    except CertifyError as exc:
+        return False, f"cannot parse the relation or domain: {exc}"
+    if rel_features.spec != rel_instance.spec:
+        return False, (
+            f"the features use the relation {rel_features.spec!r}, the instance is "
+            f"{rel_instance.spec!r}"
+        )
+    if not isinstance(rel_features, Kernel):
+        return False, (
+            f"the relation {rel_features.spec!r} is not a kernel family that is PSD by "
+            "construction (the RKHS argument of lemma L1' needs one)"
+        )
+    if not isinstance(X, Box):
+        return False, f"x_domain {X.spec!r} is not a box"
+    lo, hi = X.lower.tolist(), X.upper.tolist()
+    with ctx.workprec(CHECK_PRECISION):
+        try:
+            F = ArbNystrom.from_dict(data, name=name)
+            F.relation.check_box(lo, lo)
+        except CertificateError as exc:
+            return False, str(exc)
+        if F.in_dim != X.dim:
+            return False, f"the nodes have dimension {F.in_dim}, x_domain {X.dim}"
+        for j, node in enumerate(F.nodes):
+            if not all(a <= v <= b for v, a, b in zip(node, lo, hi, strict=True)):
+                return False, f"node {j} = {list(node)} is outside x_domain {X.spec}"
+        n, m = F.n_nodes, F.out_dim
+        C = arb_mat(n, m, [F.coefficients[j][i] for j in range(n) for i in range(m)])
+        K = F.gram()
+        G = C.transpose() * (K * C)
+        half = arb(0.5)
+        S = [
+            [(arb(1) if i == k else arb(0)) - (G[i, k] + G[k, i]) * half for k in range(m)]
+            for i in range(m)
+        ]
+        if not all(v.is_finite() for row in S for v in row):
+            return False, "the Gram matrix G = C^T K C is not finite in ball arithmetic"
+        if not _positive_definite(S):
+            top = max(upper_float(sum((abs(G[i, k]) for k in range(m)), arb(0))) for i in range(m))
+            return False, (
+                f"I - G is not proven positive definite by ball LDL^T (m = {m} features, n = {n} "
+                f"nodes; Gershgorin row-sum bound of lambda_max(G) is {_fmt(top)}): the features "
+                "may not satisfy lambda_max(G) <= 1"
+            )
+
+        # the margin: the largest shift 2^-k (k = 1..60, binary search; PD-ness of
+        # I - G - sI is monotone in s) with I - G - sI still proven positive definite
+        def shifted_pd(k: int) -> bool:
+            shift = arb(2) ** (-k)
+            return _positive_definite(
+                [[v - shift if i == j else v for j, v in enumerate(row)] for i, row in enumerate(S)]
+            )
+
+        margin = 0.0
+        lo_k, hi_k = 1, 60
+        if shifted_pd(hi_k):
+            while lo_k < hi_k:
+                mid = (lo_k + hi_k) // 2
+                if shifted_pd(mid):
+                    hi_k = mid
+                else:
+                    lo_k = mid + 1
+            margin = 2.0**-hi_k
+    return True, (
+        f"lemma L1': lambda_max(C^T K C) <= 1 - {format_bound(margin, direction='down')} "
+        f"proven by ball LDL^T of I - G ({m} features, {n} nodes, {CHECK_PRECISION} bits)"
+    )
+
+
+JUSTIFICATION_VERIFIERS = MappingProxyType({"nystrom-l1prime": verify_nystrom_l1prime})

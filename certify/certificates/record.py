@@ -3,9 +3,10 @@
 A certificate states a claim ``sup_D |r(x, y) - <phi(x), psi(y)>| <= eps`` (DESIGN.md,
 "Certificates: what the words mean") together with everything an independent checker
 needs to re-derive it: the instance (relation, domains, measure), the witness networks
-(inline or as ``.npz`` sidecars with their sha256), the route (``direct``, or lemma L1 /
-L2 of THEORY.md) with its hypotheses, and the *parts*: enclosures of sups over boxes,
-each with its cover (a bisection tree). Every float is written twice, as a decimal
+(inline or as ``.npz`` sidecars with their sha256; Nystrom features inline), the route
+(``direct``, lemma L1 / L2 of THEORY.md, or L2S = L2 symmetric on top of L1) with its
+hypotheses, and the *parts*: enclosures of sups over boxes, each with its cover (a
+bisection tree). Every float is written twice, as a decimal
 ``value`` for people and as ``float.hex`` for machines; readers use only the hex.
 
 File integrity: ``digest`` is the sha256 of the canonical JSON of the document without
@@ -56,7 +57,10 @@ from certify.errors import CertificateError, InvalidInputError
 
 __all__ = [
     "L1_HYPOTHESIS",
+    "L2S_HYPOTHESIS",
+    "LEMMAS_OF_ROUTE",
     "LEMMA_OF_ROUTE",
+    "NYSTROM_FORMAT",
     "PART_FUNCTIONS",
     "ROUTES",
     "SCHEMA_ID",
@@ -70,6 +74,7 @@ __all__ = [
     "canonical_json",
     "document_digest",
     "format_bound",
+    "l1_hypothesis",
     "package_versions",
     "parse_document",
     "schema",
@@ -81,15 +86,24 @@ _SCHEMA_PREFIX = "certify.certificate/"
 _SCHEMA_RESOURCE = ("certificates", "schema", "certificate-v1.json")
 
 VERDICTS = ("HOLDS", "VIOLATED", "UNKNOWN")
-ROUTES = ("direct", "L1", "L2")
-PART_FUNCTIONS = ("residual", "diagonal_residual", "feature_gap", "feature_norm")
+ROUTES = ("direct", "L1", "L2", "L2S")
+PART_FUNCTIONS = ("residual", "diagonal_residual", "feature_gap", "feature_norm", "diagonal")
 QUANTITY = "sup_abs_residual"
 
 #: The hypothesis route L1 rests on (lemma L1 of THEORY.md).
 L1_HYPOTHESIS = "r - <phi, phi> is PSD"
 
-#: The lemma each non-direct route rests on (it must be listed in ``lemmas``).
+#: The hypothesis route L2S rests on: lemma L1 applied to the Nystrom features F.
+L2S_HYPOTHESIS = "r - <F, F> is PSD"
+
+#: The lemma each single-lemma route rests on (it must be listed in ``lemmas``).
 LEMMA_OF_ROUTE = {"L1": "L1", "L2": "L2"}
+
+#: Every lemma each non-direct route rests on (all must be listed in ``lemmas``).
+LEMMAS_OF_ROUTE: dict[str, tuple[str, ...]] = {"L1": ("L1",), "L2": ("L2",), "L2S": ("L1", "L2")}
+
+#: The witness format of Nystrom features F(x) = sum_j C[j, :] r(x, node_j) (lemma L1').
+NYSTROM_FORMAT = "certify.nystrom/1"
 
 #: Argument names of each part function.
 PART_ARGS = {
@@ -97,6 +111,7 @@ PART_ARGS = {
     "diagonal_residual": ("features",),
     "feature_gap": ("a", "b"),
     "feature_norm": ("features",),
+    "diagonal": (),
 }
 
 _MLP_FORMAT = "certify.mlp/1"
@@ -277,6 +292,15 @@ def _index(value: Any) -> int:
 
 
 # --- components ------------------------------------------------------------------------------
+def l1_hypothesis(features: str) -> str:
+    """The statement of lemma L1's hypothesis about the features ``features``.
+
+    >>> l1_hypothesis("phi") == L1_HYPOTHESIS, l1_hypothesis("F") == L2S_HYPOTHESIS
+    (True, True)
+    """
+    return f"r - <{features}, {features}> is PSD"
+
+
 def _check_str(value: Any, name: str, *, allow_none: bool = False) -> str | None:
     if value is None and allow_none:
         return None
@@ -314,8 +338,11 @@ class Hypothesis:
     """A hypothesis of a route (e.g. lemma L1's "r - <phi, phi> is PSD").
 
     ``justification`` is ``None`` (asserted) or a dict whose ``"kind"`` names a
-    justification verifier of the checker (none exist in this version; the Nystrom
-    check of lemma L1' comes next), with whatever data that verifier reads.
+    justification verifier of the checker, with whatever data that verifier reads. The
+    checker's default table knows ``{"kind": "nystrom-l1prime", "features": NAME}``
+    (lemma L1': the witness ``NAME`` is Nystrom features whose Gram matrix G has
+    ``lambda_max(G) <= 1``, proven in ball arithmetic), for the statement
+    ``l1_hypothesis(NAME)``.
     """
 
     statement: str
@@ -400,7 +427,8 @@ class Part:
 
     ``function``: ``residual`` (r(x, y) - <a(x), b(y)>, args left/right, box X x Y),
     ``diagonal_residual`` (r(x, x) - |a(x)|^2, args features, box X), ``feature_gap``
-    (|a(x) - b(x)|, args a/b), ``feature_norm`` (|a(x)|, args features). ``point`` is
+    (|a(x) - b(x)|, args a/b), ``feature_norm`` (|a(x)|, args features), ``diagonal``
+    (r(x, x), no args, box X: kappa of lemma L2). ``point`` is
     where |f| >= ``lower`` (None only when ``lower <= 0``).
     """
 
@@ -426,7 +454,7 @@ class Part:
         if set(args) != set(want) or not all(isinstance(v, str) and v for v in args.values()):
             raise InvalidInputError(
                 f"`args` of part {self.name!r} ({self.function}) must map exactly "
-                f"{', '.join(want)} to network names; got {args!r}."
+                f"{', '.join(want) or '(nothing)'} to network names; got {args!r}."
             )
         object.__setattr__(self, "args", args)
         lo = _finite_tuple(self.domain_lower, "domain_lower")
@@ -539,12 +567,94 @@ class Sidecar:
 def _network_dict(network: Any, name: str) -> dict[str, Any]:
     if hasattr(network, "to_dict") and callable(network.to_dict):
         network = network.to_dict()
+    if isinstance(network, Mapping) and network.get("format") == NYSTROM_FORMAT:
+        return _nystrom_dict(network, name)
     if not isinstance(network, Mapping) or network.get("format") != _MLP_FORMAT:
         raise InvalidInputError(
             f"witness network {name!r} must be an MLP dict of format {_MLP_FORMAT!r}, a "
-            f"Sidecar, or an object with to_dict(); got {type(network).__name__}."
+            f"Nystrom dict of format {NYSTROM_FORMAT!r}, a Sidecar, or an object with "
+            f"to_dict(); got {type(network).__name__}."
         )
     return copy.deepcopy(dict(network))
+
+
+def _hex_matrix(value: Any, where: str) -> list[list[str]]:
+    """A non-empty rectangular matrix of finite float.hex strings (validated, copied)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InvalidInputError(f"{where} must be a non-empty list of rows.")
+    rows: list[list[str]] = []
+    for i, row in enumerate(value):
+        if not isinstance(row, (list, tuple)) or not row:
+            raise InvalidInputError(f"{where}[{i}] must be a non-empty list of float.hex strings.")
+        out = []
+        for j, v in enumerate(row):
+            if not isinstance(v, str):
+                raise InvalidInputError(
+                    f"{where}[{i}][{j}] must be a float.hex string; got {type(v).__name__}."
+                )
+            try:
+                x = float.fromhex(v)
+            except (ValueError, OverflowError):
+                raise InvalidInputError(
+                    f"{where}[{i}][{j}] is not a float.hex string: {v[:40]!r}."
+                ) from None
+            if not math.isfinite(x):
+                raise InvalidInputError(f"{where}[{i}][{j}] must be finite; got {v!r}.")
+            out.append(v)
+        rows.append(out)
+    if len({len(r) for r in rows}) != 1:
+        raise InvalidInputError(f"{where} is not rectangular (rows of different lengths).")
+    return rows
+
+
+def _nystrom_dict(network: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Validate Nystrom features ``F(x) = sum_j C[j, :] r(x, node_j)`` (format certify.nystrom/1).
+
+    Keys: ``format``, ``relation`` (a spec string of a symmetric relation), ``nodes``
+    (n rows of dim float.hex strings), ``coefficients`` (n rows of m float.hex strings).
+    """
+    keys = {"format", "relation", "nodes", "coefficients"}
+    if set(network) != keys:
+        raise InvalidInputError(
+            f"Nystrom witness {name!r} must have exactly the keys {sorted(keys)}; got "
+            f"{sorted(map(str, network))}."
+        )
+    spec = network["relation"]
+    if not isinstance(spec, str) or not spec:
+        raise InvalidInputError(f"Nystrom witness {name!r}: `relation` must be a spec string.")
+    from certify.errors import CertifyError
+    from certify.relations.spec import parse_relation
+
+    try:
+        relation = parse_relation(spec)
+    except CertifyError as exc:
+        raise InvalidInputError(
+            f"Nystrom witness {name!r}: relation {spec!r} does not parse: {_one_line(exc, 200)}"
+        ) from None
+    if not relation.symmetric:
+        raise InvalidInputError(
+            f"Nystrom witness {name!r}: relation {spec!r} is not symmetric; Nystrom features "
+            "(lemma L1') need a symmetric PSD kernel."
+        )
+    nodes = _hex_matrix(network["nodes"], f"Nystrom witness {name!r} nodes")
+    coefficients = _hex_matrix(network["coefficients"], f"Nystrom witness {name!r} coefficients")
+    if len(nodes) != len(coefficients):
+        raise InvalidInputError(
+            f"Nystrom witness {name!r}: {len(nodes)} nodes but {len(coefficients)} coefficient "
+            "rows (one row per node)."
+        )
+    dim = len(nodes[0])
+    if relation.x_dim is not None and relation.x_dim != dim:
+        raise InvalidInputError(
+            f"Nystrom witness {name!r}: nodes have dimension {dim}, relation {spec!r} takes "
+            f"{relation.x_dim}."
+        )
+    return {
+        "format": NYSTROM_FORMAT,
+        "relation": spec,
+        "nodes": nodes,
+        "coefficients": coefficients,
+    }
 
 
 def package_versions() -> dict[str, str]:
@@ -582,12 +692,17 @@ class Certificate:
     instance : Instance
         Relation, domains and measure as spec strings.
     witness : dict
-        Network name -> MLP dict (format ``certify.mlp/1``) or :class:`Sidecar`; ``"phi"``
-        is required, ``"psi"`` absent or None means psi = phi; route L2 adds ``"F"``, ``"G"``.
-    route : {"direct", "L1", "L2"}
-        How ``upper`` is assembled from the parts (THEORY.md, L1 and L2).
+        Network name -> MLP dict (format ``certify.mlp/1``), :class:`Sidecar`, or inline
+        Nystrom features (format ``certify.nystrom/1``: ``relation`` spec, ``nodes`` (n, dim)
+        and ``coefficients`` (n, m) as float.hex strings, F(x) = sum_j C[j, :] r(x, node_j));
+        ``"phi"`` is required, ``"psi"`` absent or None means psi = phi; routes L2 / L2S
+        add ``"F"`` (and L2 ``"G"``).
+    route : {"direct", "L1", "L2", "L2S"}
+        How ``upper`` is assembled from the parts (THEORY.md, L1 and L2; L2S is lemma L2's
+        symmetric form, u = T + 2 sqrt(kappa) Delta + Delta^2, parts ``T`` =
+        diagonal_residual(F), ``Delta`` = feature_gap(F, phi), ``kappa`` = diagonal()).
     hypotheses : sequence of Hypothesis
-        Hypotheses of the route (L1: "r - <phi, phi> is PSD").
+        Hypotheses of the route (L1: "r - <phi, phi> is PSD"; L2S: "r - <F, F> is PSD").
     parts : sequence of Part
         The enclosures the route combines (empty only when ``upper`` is inf).
     theorem, lemmas, tolerances, method, seed, versions, created
@@ -652,11 +767,12 @@ class Certificate:
         lemmas = tuple(self.lemmas)
         if not all(isinstance(v, str) and v for v in lemmas):
             raise InvalidInputError(f"`lemmas` must be lemma ids (strings); got {lemmas!r}.")
-        needed = LEMMA_OF_ROUTE.get(self.route)
-        if needed is not None and needed not in lemmas:
+        needed = [n for n in LEMMAS_OF_ROUTE.get(self.route, ()) if n not in lemmas]
+        if needed:
             raise InvalidInputError(
-                f"route {self.route} rests on lemma {needed} of THEORY.md; list it in `lemmas` "
-                f"(got {list(lemmas)})."
+                f"route {self.route} rests on lemma{'s' if len(needed) > 1 else ''} "
+                f"{' and '.join(needed)} of THEORY.md; list "
+                f"{'them' if len(needed) > 1 else 'it'} in `lemmas` (got {list(lemmas)})."
             )
         object.__setattr__(self, "lemmas", lemmas)
         for name in ("tolerances", "method"):
@@ -744,10 +860,11 @@ class Certificate:
                     f"a finite `upper` ({self.upper!r}) needs the parts that prove it; got none."
                 )
             return
-        if self.route == "L1" and not any(h.statement == L1_HYPOTHESIS for h in hyps):
+        needed_hyp = {"L1": L1_HYPOTHESIS, "L2S": L2S_HYPOTHESIS}.get(self.route)
+        if needed_hyp is not None and not any(h.statement == needed_hyp for h in hyps):
             raise InvalidInputError(
-                f"route L1 needs the hypothesis {L1_HYPOTHESIS!r} (lemma L1 of THEORY.md); "
-                f"got {[h.statement for h in hyps]}."
+                f"route {self.route} needs the hypothesis {needed_hyp!r} (lemma L1 of "
+                f"THEORY.md); got {[h.statement for h in hyps]}."
             )
         for p in parts:
             for net in p.args.values():
@@ -1057,6 +1174,25 @@ def _check_route_parts(route: str, parts: Sequence[Part], *, has_psi: bool) -> N
             and parts[0].args["right"] in psi_names
         )
         want = "one part residual(left=phi, right=psi)"
+    elif route == "L2S":
+        spec = {
+            "T": ("diagonal_residual", {"features": {"F"}}),
+            "Delta": ("feature_gap", {"a": {"F"}, "b": {"phi"}}),
+            "kappa": ("diagonal", {}),
+        }
+        by_name = {p.name: p for p in parts}
+        ok = (
+            not has_psi
+            and set(by_name) == set(spec)
+            and all(
+                by_name[n].function == fn and all(by_name[n].args[k] in v for k, v in args.items())
+                for n, (fn, args) in spec.items()
+            )
+        )
+        want = (
+            "parts T=diagonal_residual(features=F), Delta=feature_gap(a=F, b=phi), "
+            "kappa=diagonal() and no separate psi"
+        )
     elif route == "L1":
         ok = (
             len(parts) == 1

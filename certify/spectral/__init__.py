@@ -23,18 +23,30 @@ from certify.spectral.mercer import (
     mercer,
     rank_for_tail,
 )
+from certify.spectral.nystrom import (
+    L1PrimeCheck,
+    NystromFeatures,
+    UniformTail,
+    certified_uniform_tail,
+    certify_l1_prime,
+)
 from certify.spectral.psd import PSDCheck, check_psd, require_psd
 
 __all__ = [
     "ClosedFormMercer",
+    "L1PrimeCheck",
     "MercerConvergence",
     "MercerDecomposition",
+    "NystromFeatures",
     "PSDCheck",
     "TailEstimate",
+    "UniformTail",
     "brownian_l2_tail",
     "brownian_mercer",
     "brownian_trace_tail",
     "brownian_uniform_tail",
+    "certified_uniform_tail",
+    "certify_l1_prime",
     "check_psd",
     "fasshauer_mccourt_eigenvalues",
     "gaussian_mercer",
