@@ -31,6 +31,7 @@ from certify.relations.domains import Box
 from certify.relations.kernels import Gaussian, Laplace, Matern32, Matern52, Periodic
 
 __all__ = [
+    "DiagonalFunction",
     "DiagonalResidualFunction",
     "FeatureGapFunction",
     "FeatureMap",
@@ -294,5 +295,41 @@ class FeatureGapFunction(BoxFunction):
             lo, hi, c,
             _c(ab[0]), _c(ab[1]), _c(ac[0]), _c(ac[1]), _c(ja[0]), _c(ja[1]),
             _c(bb[0]), _c(bb[1]), _c(bc[0]), _c(bc[1]), _c(jb[0]), _c(jb[1]),
+        )  # fmt: skip
+        return out
+
+
+class DiagonalFunction(BoxFunction):
+    """f(x) = r(x, x) on X (its sup is lemma L2's kappa)."""
+
+    def __init__(self, relation: Relation, x_box: Box) -> None:
+        if not relation.symmetric:
+            raise InvalidInputError(f"{relation.spec!r} is not symmetric.")
+        self.relation = relation
+        self.domain = x_box
+        self._helper = DiagonalResidualFunction.__new__(DiagonalResidualFunction)
+        self._helper.relation = relation
+        self._helper._constant = isinstance(
+            relation, (Gaussian, Laplace, Matern32, Matern52, Periodic)
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"function": "diagonal", "args": {}}
+
+    def values(self, Z: F64) -> F64:
+        Z = _c(Z)
+        return self.relation._paired(Z, Z)
+
+    def enclose(self, lo: F64, hi: F64) -> tuple[F64, F64]:
+        lo, hi = _c(lo), _c(hi)
+        c = _centre(lo, hi)
+        rd_lo, rd_hi, g_lo, g_hi = self._helper._diagonal(lo, hi)
+        rc_lo, rc_hi, _, _ = self._helper._diagonal(c, c)
+        k = lo.shape[0]
+        empty2 = np.zeros((k, 0))
+        empty3 = np.zeros((k, 0, lo.shape[1]))
+        out: tuple[F64, F64] = diagonal_residual_mean_value(
+            lo, hi, c, rd_lo, rd_hi, g_lo, g_hi, _c(rc_lo), _c(rc_hi),
+            empty2, empty2, empty2, empty2, empty3, empty3,
         )  # fmt: skip
         return out

@@ -11,21 +11,31 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from flint import arb, ctx
 
 from certify._rigorous import WORKING_PRECISION, ball, upper_float
-from certify.certificates.enclosure import Budget, Enclosure, _abs_bounds, enclose, verdict_of
+from certify.certificates.enclosure import (
+    BoxFunction,
+    Budget,
+    Enclosure,
+    _abs_bounds,
+    enclose,
+    verdict_of,
+)
 from certify.certificates.functions import (
+    DiagonalFunction,
     DiagonalResidualFunction,
     FeatureGapFunction,
     ResidualFunction,
 )
 from certify.certificates.record import (
     L1_HYPOTHESIS,
+    L2S_HYPOTHESIS,
+    NYSTROM_FORMAT,
     Certificate,
     Cover,
     Hypothesis,
@@ -38,7 +48,10 @@ from certify.relations.base import Relation
 from certify.relations.domains import Box, Domain
 from certify.relations.spec import parse_domain, parse_relation
 
-__all__ = ["certify_model", "load_network"]
+if TYPE_CHECKING:
+    from certify.spectral.nystrom import NystromFeatures
+
+__all__ = ["certify_model", "load_network", "nystrom_witness"]
 
 #: Tolerances every certificate of the engine records (see certify._kernels.interval).
 ENGINE_TOLERANCES: dict[str, Any] = {
@@ -104,7 +117,7 @@ def certify_model(
     rng: int | None = 0,
     progress: bool = True,
     route: str = "direct",
-    reference: MLP | tuple[MLP, MLP] | None = None,
+    reference: MLP | tuple[MLP, MLP] | NystromFeatures | None = None,
 ) -> Certificate:
     """Certify ``sup_{x in X, y in Y} |r(x, y) - <phi(x), psi(y)>| <= eps`` (or refute it).
 
@@ -131,7 +144,7 @@ def certify_model(
         Seed of the lower-bound sampling (recorded in the certificate).
     progress : bool, default=True
         Progress bar for long runs.
-    route : {"direct", "L1", "L2"}, default="direct"
+    route : {"direct", "L1", "L2", "L2S"}, default="direct"
         How the upper bound is proven. "direct": branch and bound on X x Y.
         "L1" (lemma L1): the diagonal sup_x r(x, x) - |phi(x)|^2 over X only, which
         bounds the error when r - <phi, phi> is PSD; this version has no verifier of
@@ -141,8 +154,12 @@ def certify_model(
         reference features ``reference = (F, G)`` (or ``F`` for G = F):
         u = e0 + sup|F| Dpsi + Dphi (sup|G| + Dpsi) with e0 = sup|r - <F, G>| and
         Dphi = sup_X |F - phi|, Dpsi = sup_Y |G - psi|, each enclosed separately.
-    reference : MLP or (MLP, MLP), optional
-        The reference features (F, G) of route "L2".
+        "L2S" (lemma L2, symmetric form, with lemmas L1 and L1'): ``reference`` are
+        certified Nystrom features F (certify.spectral.NystromFeatures) and
+        u = T + 2 sqrt(kappa) Delta + Delta^2 with T = sup_x r(x, x) - |F(x)|^2,
+        Delta = sup_X |F - phi|, kappa = sup_X r(x, x): three enclosures over X alone.
+    reference : MLP, (MLP, MLP) or NystromFeatures, optional
+        The reference features (F, G) of route "L2", or F of route "L2S".
 
     Returns
     -------
@@ -209,8 +226,19 @@ def certify_model(
             rel, X, Y, phi_net, psi_net, reference, witness, settings
         )
         lemmas = ("L2",)
+    elif route == "L2S":
+        if psi_net is not None or Y != X:
+            raise InvalidInputError(
+                "route 'L2S' (lemma L2, symmetric form) bounds <phi, phi> on X x X: give no "
+                "`psi` and no other `y_domain`."
+            )
+        lower, upper, point, parts, method = _route_l2s(
+            rel, X, phi_net, reference, witness, settings
+        )
+        hypotheses = (Hypothesis(L2S_HYPOTHESIS, {"kind": "nystrom-l1prime", "features": "F"}),)
+        lemmas = ("L1", "L1'", "L2")
     else:
-        raise InvalidInputError(f"`route` must be 'direct', 'L1' or 'L2'; got {route!r}.")
+        raise InvalidInputError(f"`route` must be 'direct', 'L1', 'L2' or 'L2S'; got {route!r}.")
     verdict = verdict_of(lower, upper, eps) or "UNKNOWN"
     return Certificate(
         verdict=verdict,
@@ -260,13 +288,18 @@ def _route_l2(
     Y: Box,
     phi: MLP,
     psi: MLP | None,
-    reference: MLP | tuple[MLP, MLP] | None,
+    reference: MLP | tuple[MLP, MLP] | NystromFeatures | None,
     witness: dict[str, Any],
     settings: dict[str, Any],
 ) -> tuple[float, float, npt.NDArray[np.float64], tuple[Part, ...], dict[str, Any]]:
     """Lemma L2: u = e0 + sup|F| Dpsi + Dphi (sup|G| + Dpsi), each part enclosed alone."""
     if reference is None:
         raise InvalidInputError("route 'L2' needs `reference` features F (or a pair (F, G)).")
+    if not isinstance(reference, (MLP, tuple, str, os.PathLike)):
+        raise InvalidInputError(
+            "route 'L2' needs `reference` networks F (or a pair (F, G)) as MLPs; got "
+            f"{type(reference).__name__} (Nystrom features go with route 'L2S')."
+        )
     F0, G0 = reference if isinstance(reference, tuple) else (reference, reference)
     F = load_network(F0, "reference F")
     G = load_network(G0, "reference G")
@@ -296,6 +329,77 @@ def _route_l2(
             upper = upper_float(u)
     # The lower bound comes from the model error itself, at a sampled point, enclosed rigorously.
     direct = ResidualFunction(rel, phi, psi, X, Y)
+    _, p = direct.sample_lower(4096, np.random.default_rng(settings["rng"]))
+    flo, fhi = direct.enclose(p[None, :], p[None, :])
+    low, _ = _abs_bounds(flo, fhi)
+    return float(low[0]), upper, p, tuple(parts), method
+
+
+def nystrom_witness(features: Any) -> dict[str, Any]:
+    """The certificate's dictionary of Nystrom features (format certify.nystrom/1)."""
+    nodes = np.asarray(features.nodes, dtype=np.float64)
+    coef = np.asarray(features.coefficients, dtype=np.float64)
+    return {
+        "format": NYSTROM_FORMAT,
+        "relation": features.relation.spec,
+        "nodes": [[float(v).hex() for v in row] for row in nodes],
+        "coefficients": [[float(v).hex() for v in row] for row in coef],
+    }
+
+
+def _route_l2s(
+    rel: Relation,
+    X: Box,
+    phi: MLP,
+    reference: Any,
+    witness: dict[str, Any],
+    settings: dict[str, Any],
+) -> tuple[float, float, npt.NDArray[np.float64], tuple[Part, ...], dict[str, Any]]:
+    """Lemma L2 (symmetric): u = T + 2 sqrt(kappa) Delta + Delta^2 with Nystrom features F.
+
+    T = sup_x r(x, x) - |F(x)|^2 bounds sup |r - <F, F>| by lemma L1 once lemma L1'
+    (C^T K C <= I) is proven; the checker re-proves it from the stored nodes and
+    coefficients. The engine refuses features whose L1' check fails here.
+    """
+    from certify.spectral.nystrom import NystromFeatures, certify_l1_prime
+
+    if not isinstance(reference, NystromFeatures):
+        raise InvalidInputError(
+            "route 'L2S' needs `reference` = certify.spectral.NystromFeatures (the certified "
+            f"Nystrom features F of lemma L1'); got {type(reference).__name__}."
+        )
+    if reference.relation.spec != rel.spec:
+        raise InvalidInputError(
+            f"the Nystrom features are of {reference.relation.spec!r}, not of {rel.spec!r}."
+        )
+    check = certify_l1_prime(reference)
+    if not check.holds:
+        raise InvalidInputError(
+            "lemma L1' does not hold for the reference features (lambda_max(C^T K C) <= "
+            f"{check.lambda_max_upper!r} is not < 1); shrink the coefficients "
+            "(NystromFeatures.from_mercer(..., shrink='auto'))."
+        )
+    witness["F"] = nystrom_witness(reference)
+    functions: dict[str, BoxFunction] = {
+        "T": DiagonalResidualFunction(rel, reference, X, name="F"),
+        "Delta": FeatureGapFunction(reference, phi, X, names=("F", "phi")),
+        "kappa": DiagonalFunction(rel, X),
+    }
+    parts = []
+    bounds: dict[str, float] = {}
+    method: dict[str, Any] = {"parts": {}, "l1_prime_lambda_max_upper": check.lambda_max_upper}
+    for name, fn in functions.items():
+        enc = enclose(fn, **settings)
+        parts.append(_part(name, fn, enc))
+        bounds[name] = enc.upper
+        method["parts"][name] = _stats(enc)
+    upper = math.inf
+    if all(math.isfinite(v) for v in bounds.values()) and bounds["kappa"] >= 0:
+        with ctx.workprec(WORKING_PRECISION):
+            t, delta, kappa = (ball(bounds[n]) for n in ("T", "Delta", "kappa"))
+            u: arb = t + 2 * kappa.sqrt() * delta + delta**2
+            upper = upper_float(u)
+    direct = ResidualFunction(rel, phi, None, X, X)
     _, p = direct.sample_lower(4096, np.random.default_rng(settings["rng"]))
     flo, fhi = direct.enclose(p[None, :], p[None, :])
     low, _ = _abs_bounds(flo, fhi)

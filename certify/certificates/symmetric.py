@@ -2,10 +2,15 @@
 
 ``certify_symmetric`` checks positive semi-definiteness (lemma L7 refutes non-PSD
 relations with a certified counterexample), computes the Mercer data, builds a
-witness network (``method="direct"``: L-BFGS on all weights from a random-features
-start; ``method="construction"``: THEORY.md's construction, one block per Mercer
-feature), grows it until a sampled error (an estimate) is below eps / 2, and then
-certifies it with the enclosure engine. The certificate records, beside the
+witness network and certifies it:
+
+* ``method="direct"``: L-BFGS on all weights from a random-features start, grown until
+  a sampled error (an estimate) is below eps / 2; certified by the direct route on X x X.
+* ``method="construction"``: THEORY.md's construction. The rank d is the smallest with a
+  certified uniform tail T(d) <= eps / 4 (Nystrom features, lemmas L1 and L1'); one tanh
+  block per feature is fitted and widened until the sampled Delta leaves room for eps;
+  certified through lemma L2 (route L2S: three enclosures over X alone, which is what
+  makes 2-D domains tractable). The certificate records, beside the
 achieved figures, the lemma bounds the theory gives for the same instance: the
 Eckart-Young lower bound of L6 on the feature dimension, and L4's bound where its
 constants are known (otherwise the missing constants are listed, never guessed).
@@ -30,6 +35,7 @@ from certify.relations.domains import Box, Domain
 from certify.relations.evaluation import residual_max
 from certify.relations.spec import parse_domain, parse_relation
 from certify.spectral.mercer import MercerDecomposition, mercer
+from certify.spectral.nystrom import UniformTail, certified_uniform_tail
 from certify.spectral.psd import require_psd
 
 __all__ = ["certify_symmetric", "sampled_sup_error"]
@@ -84,6 +90,20 @@ def _lemma_bounds(
         out["L6"]["min_features_at_proven_error"] = m_min
         out["L6"]["ratio_witness_to_bound"] = phi.output_dim / max(m_min, 1)
     return out
+
+
+def _rank_by_certified_tail(
+    decomposition: MercerDecomposition, target: float, *, rng: int | None
+) -> tuple[int, UniformTail]:
+    """The smallest d whose certified T(d) (lemmas L1, L1') is <= target, and its tail."""
+    last: UniformTail | None = None
+    for d in range(1, min(decomposition.rank, 96) + 1):
+        tail = certified_uniform_tail(decomposition, d, eps=target, rng=rng)
+        last = tail
+        if tail.sup_error_bound is not None and tail.sup_error_bound <= target:
+            return d, tail
+    assert last is not None
+    return last.rank, last
 
 
 def certify_symmetric(
@@ -150,24 +170,33 @@ def certify_symmetric(
             if err <= eps / 2:
                 break
     else:
-        rank = min(decomposition.rank, 64)
-        for d in range(1, rank + 1):
-            if decomposition.sampled_uniform_tail(d, rng=rng).value <= eps / 4:
-                rank = d
-                break
+        # THEORY.md's construction with lemma L2 (symmetric form): the certified Nystrom
+        # features F_d with T(d) <= eps / 4 (lemmas L1 and L1'), then one tanh block per
+        # feature until the sampled Delta = sup |F_d - phi| leaves room for eps.
+        rank, tail = _rank_by_certified_tail(decomposition, eps / 4, rng=rng)
+        tried.append({"rank": rank, "certified_T": tail.value})
+        reference = tail.features
+        kappa = float(np.max(rel._paired(decomposition.nodes, decomposition.nodes)))
+        # 2 sqrt(kappa) Delta + Delta^2 <= eps / 2  <=>  Delta <= sqrt(kappa + eps/2) - sqrt(kappa)
+        delta_target = float(np.sqrt(kappa + eps / 2) - np.sqrt(kappa))
         for width in _CONSTRUCTION_WIDTHS:
             built = build_construction(
                 decomposition, rank=rank, n_neurons_per_feature=width, rng=rng
             )
-            err = sampled_sup_error(rel, dom, built.network)
-            tried.append({"rank": rank, "width_per_feature": width, "sampled_sup_error": err})
+            tried.append({"width_per_feature": width, "sampled_delta": built.delta_sampled})
             phi = built.network
-            if err <= eps / 2:
+            if built.delta_sampled <= delta_target / 2:
                 break
     assert phi is not None
-    cert = certify_model(
-        rel, dom, phi, eps=eps, rel_gap=rel_gap, budget=budget, rng=rng, progress=progress
-    )
+    if method == "direct":
+        cert = certify_model(
+            rel, dom, phi, eps=eps, rel_gap=rel_gap, budget=budget, rng=rng, progress=progress
+        )
+    else:
+        cert = certify_model(
+            rel, dom, phi, eps=eps, rel_gap=rel_gap, budget=budget, rng=rng, progress=progress,
+            route="L2S", reference=reference,
+        )  # fmt: skip
     extra = {
         "pipeline": "certify_symmetric",
         "witness": {

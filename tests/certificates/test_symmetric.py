@@ -79,3 +79,28 @@ def test_sampled_error_is_only_an_estimate():
     rel = certify.parse_relation("gaussian")
     value = sampled_sup_error(rel, certify.parse_domain("box:-1,1"), phi, n_per_axis=51)
     assert np.isfinite(value) and value > 0
+
+
+def test_construction_through_lemma_l2_holds_and_is_confirmed(tmp_path):
+    cert = certify_symmetric(
+        "gaussian:lengthscale=0.5", "box:-1,1", eps=1e-3, method="construction", progress=False
+    )
+    assert cert.verdict == "HOLDS" and cert.route == "L2S"
+    assert set(cert.lemmas) >= {"L1", "L2"}
+    parts = {p.name: p.upper for p in cert.parts}
+    # u = T + 2 sqrt(kappa) Delta + Delta^2, recombined here in floats (the record rounds up)
+    u = parts["T"] + 2 * parts["kappa"] ** 0.5 * parts["Delta"] + parts["Delta"] ** 2
+    assert u * (1 - 1e-12) <= cert.upper <= 1e-3
+    phi = certify.MLP.from_dict(cert.network("phi"))
+    rel = certify.parse_relation("gaussian:lengthscale=0.5")
+    assert sampled_sup_error(rel, certify.parse_domain("box:-1,1"), phi) <= cert.upper
+    result = verify(cert.save(tmp_path / "l2s.json"), progress=False)
+    assert result.status == "CONFIRMED", result.reason
+
+
+def test_route_l2s_refuses_plain_networks_as_reference():
+    phi = certify.MLP.random([1, 4, 3], rng=0)
+    with pytest.raises(InvalidInputError, match="NystromFeatures"):
+        certify.certify_model(
+            "gaussian", "box:-1,1", phi, eps=1.0, route="L2S", reference=phi, progress=False
+        )
