@@ -1,0 +1,63 @@
+"""Theorem T-S with lemmas L1, L1' and L2 on a certified instance.
+
+Claim: for the Gaussian kernel (lengthscale 0.5) on [-1, 1] there is a tanh MLP phi with
+sup |k(x, y) - <phi(x), phi(y)>| <= 1e-3. The certificate is produced by THEORY.md's
+construction: certified Nystrom features F_d (L1' proves r - <F, F> PSD, so L1 bounds the
+truncation by the diagonal tail T(d)), one tanh block per feature, and L2's bound
+T(d) + 2 sqrt(kappa) Delta + Delta^2 assembled from three enclosures over X; the independent
+checker re-proves everything in ball arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import certify
+from certify.certificates import verify
+from certify.certificates.symmetric import certify_symmetric, sampled_sup_error
+from certify.spectral import certified_uniform_tail, mercer
+
+
+@pytest.fixture(scope="module")
+def gaussian_certificate():
+    return certify_symmetric(
+        "gaussian:lengthscale=0.5", "box:-1,1", eps=1e-3, method="construction", progress=False
+    )
+
+
+def test_l1_diagonal_tail_bounds_the_truncation_error():
+    """L1 + L1': sup |r - <F_d, F_d>| <= T(d), checked against a dense product sample."""
+    dec = mercer("gaussian:lengthscale=0.5", "box:-1,1")
+    tail = certified_uniform_tail(dec, 7, eps=1e-3)
+    assert tail.l1_prime.holds and tail.sup_error_bound is not None
+    g = np.linspace(-1, 1, 801)[:, None]
+    F = tail.features(g)
+    sampled = certify.residual_max("gaussian:lengthscale=0.5", g, g, F, F).value
+    assert sampled <= tail.sup_error_bound
+    print(f"L1 certified: T(7) <= {tail.sup_error_bound:.3e} >= sampled sup {sampled:.3e}")
+
+
+def test_ts_gaussian_interval_at_1e3(gaussian_certificate, tmp_path):
+    """T-S on [-1, 1] at eps = 1e-3, via L2 (route L2S); the checker confirms."""
+    cert = gaussian_certificate
+    assert cert.verdict == "HOLDS" and cert.route == "L2S" and cert.upper <= 1e-3
+    phi = certify.MLP.from_dict(cert.network("phi"))
+    rel = certify.parse_relation("gaussian:lengthscale=0.5")
+    assert sampled_sup_error(rel, certify.parse_domain("box:-1,1"), phi) <= cert.upper
+    result = verify(cert.save(tmp_path / "ts.json"), progress=False)
+    assert result.status == "CONFIRMED", result.reason
+    print(
+        f"T-S certified: gaussian:lengthscale=0.5 on [-1,1], {phi.n_neurons} neurons, "
+        f"sup error <= {cert.upper:.3e} <= 1e-3 (sha256 {cert.sha256[:12]})"
+    )
+
+
+def test_l6_lower_bound_is_below_the_witness(gaussian_certificate):
+    """L6: no model with fewer than min{m : tau(m) <= e} features reaches sup error e."""
+    l6 = gaussian_certificate.method["bounds"]["L6"]
+    assert l6["min_features_at_proven_error"] <= l6["witness_features"]
+    print(
+        f"L6: >= {l6['min_features_at_proven_error']} features needed at the proven error; "
+        f"the witness has {l6['witness_features']}"
+    )
