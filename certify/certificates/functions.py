@@ -80,6 +80,28 @@ def _check_map(name: str, fmap: Any, dim: int, where: str) -> None:
         )
 
 
+def _diagonal_enclosure(relation: Relation, lo: F64, hi: F64) -> tuple[F64, F64, F64, F64]:
+    """Enclosures of x -> r(x, x) and of its gradient over k boxes.
+
+    Stationary and periodic kernels are constant on the diagonal (r(x, x) = r(0, 0), gradient
+    0), which is much tighter than enclosing r over the box pair. Otherwise r is enclosed over
+    the pair (box, box), a superset of the diagonal, and d/dx r(x, x) = grad_x r + grad_y r.
+    """
+    k, d = lo.shape
+    if isinstance(relation, (Gaussian, Laplace, Matern32, Matern52, Periodic)):
+        origin = np.zeros((1, d))
+        v = relation.enclose(origin, origin, origin, origin)
+        return (
+            np.full(k, v.value_lo[0]), np.full(k, v.value_hi[0]),
+            np.zeros((k, d)), np.zeros((k, d)),
+        )  # fmt: skip
+    R = relation.enclose(lo, hi, lo, hi)
+    # the sum of two correctly rounded ends moves by at most half an ulp: one ulp outward
+    g_lo = np.nextafter(R.grad_x_lo + R.grad_y_lo, -np.inf)
+    g_hi = np.nextafter(R.grad_x_hi + R.grad_y_hi, np.inf)
+    return _c(R.value_lo), _c(R.value_hi), _c(g_lo), _c(g_hi)
+
+
 class ResidualFunction(BoxFunction):
     """e(x, y) = r(x, y) - <phi(x), psi(y)> on the box X x Y (coordinates x first).
 
@@ -200,9 +222,6 @@ class DiagonalResidualFunction(BoxFunction):
         self.phi = phi
         self.name = name
         self.domain = x_box
-        # Stationary and periodic kernels are constant on the diagonal: r(x, x) = r(0, 0)
-        # with gradient 0 (tighter than enclosing r over the box pair).
-        self._constant = isinstance(relation, (Gaussian, Laplace, Matern32, Matern52, Periodic))
 
     def describe(self) -> dict[str, Any]:
         return {"function": "diagonal_residual", "args": {"features": self.name}}
@@ -212,27 +231,11 @@ class DiagonalResidualFunction(BoxFunction):
         P = self.phi.forward(Z)
         return self.relation._paired(Z, Z) - np.einsum("ij,ij->i", P, P)
 
-    def _diagonal(self, lo: F64, hi: F64) -> tuple[F64, F64, F64, F64]:
-        """Enclosures of r(x, x) and of its gradient over the boxes."""
-        k, d = lo.shape
-        if self._constant:
-            c = _c(lo[:1] * 0.0)
-            v = self.relation.enclose(c, c, c, c)
-            return (
-                np.full(k, v.value_lo[0]), np.full(k, v.value_hi[0]),
-                np.zeros((k, d)), np.zeros((k, d)),
-            )  # fmt: skip
-        R = self.relation.enclose(lo, hi, lo, hi)
-        # d/dx r(x, x) = grad_x r + grad_y r at (x, x); both enclosed over the box pair
-        g_lo = np.nextafter(R.grad_x_lo + R.grad_y_lo, -np.inf)
-        g_hi = np.nextafter(R.grad_x_hi + R.grad_y_hi, np.inf)
-        return _c(R.value_lo), _c(R.value_hi), _c(g_lo), _c(g_hi)
-
     def enclose(self, lo: F64, hi: F64) -> tuple[F64, F64]:
         lo, hi = _c(lo), _c(hi)
         c = _centre(lo, hi)
-        rd_lo, rd_hi, g_lo, g_hi = self._diagonal(lo, hi)
-        rc_lo, rc_hi, _, _ = self._diagonal(c, c)
+        rd_lo, rd_hi, g_lo, g_hi = _diagonal_enclosure(self.relation, lo, hi)
+        rc_lo, rc_hi, _, _ = _diagonal_enclosure(self.relation, c, c)
         ab = self.phi.enclose(lo, hi)
         ac = self.phi.enclose(c, c)
         ja = self.phi.enclose_jacobian(lo, hi)
@@ -307,11 +310,6 @@ class DiagonalFunction(BoxFunction):
             raise InvalidInputError(f"{relation.spec!r} is not symmetric.")
         self.relation = relation
         self.domain = x_box
-        self._helper = DiagonalResidualFunction.__new__(DiagonalResidualFunction)
-        self._helper.relation = relation
-        self._helper._constant = isinstance(
-            relation, (Gaussian, Laplace, Matern32, Matern52, Periodic)
-        )
 
     def describe(self) -> dict[str, Any]:
         return {"function": "diagonal", "args": {}}
@@ -323,8 +321,8 @@ class DiagonalFunction(BoxFunction):
     def enclose(self, lo: F64, hi: F64) -> tuple[F64, F64]:
         lo, hi = _c(lo), _c(hi)
         c = _centre(lo, hi)
-        rd_lo, rd_hi, g_lo, g_hi = self._helper._diagonal(lo, hi)
-        rc_lo, rc_hi, _, _ = self._helper._diagonal(c, c)
+        rd_lo, rd_hi, g_lo, g_hi = _diagonal_enclosure(self.relation, lo, hi)
+        rc_lo, rc_hi, _, _ = _diagonal_enclosure(self.relation, c, c)
         k = lo.shape[0]
         empty2 = np.zeros((k, 0))
         empty3 = np.zeros((k, 0, lo.shape[1]))
