@@ -27,6 +27,7 @@ from certify.spectral.nystrom import (
     L1PrimeCheck,
     NystromFeatures,
     UniformTail,
+    certified_feature_tail,
     certified_uniform_tail,
     certify_l1_prime,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "brownian_mercer",
     "brownian_trace_tail",
     "brownian_uniform_tail",
+    "certified_feature_tail",
     "certified_uniform_tail",
     "certify_l1_prime",
     "check_psd",
