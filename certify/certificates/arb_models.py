@@ -26,6 +26,11 @@ products of two wide balls go through :func:`imul` (the interval product); the
 dependency-free formulas are then as tight as outward-rounded interval arithmetic.
 The ball of a float interval (:func:`interval_ball`) exceeds it by ~2^-30 of its width
 (arb stores radii with 30 bits), so bounds sit a hair above exact-ended float ones.
+
+For Nystrom features of the Gaussian kernel, :meth:`ArbNystrom.gaussian_taylor` gives a
+Taylor model (polynomial in x - c with ball coefficients, plus a remainder bound per
+feature) over a box, from the one-variable derivatives of :func:`gaussian_taylor_1d`;
+the checker uses it for lemma L1's diagonal residual.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ from certify.relations.kernels import (
 
 __all__ = [
     "CHECK_PRECISION",
+    "GAUSSIAN_EXTRA_ORDERS",
     "MLP_ACTIVATIONS",
     "MLP_FORMAT",
     "NYSTROM_FORMAT",
@@ -74,13 +80,16 @@ __all__ = [
     "ArbNystrom",
     "ArbRelation",
     "NotCheckableError",
+    "TaylorModel",
     "arb_features",
     "arb_relation",
+    "gaussian_taylor_1d",
     "idot",
     "imul",
     "interval_ball",
     "mlp_dict_from_npz",
     "mlp_npz_bytes",
+    "multi_indices",
 ]
 
 #: Bits of working precision of the checker (float64 has 53).
@@ -227,6 +236,27 @@ def _symmetric(bound: arb) -> arb:
         return _infinite()
     b = bound.abs_upper()
     return b.union(-b)
+
+
+def _upper(a: arb) -> arb:
+    """The exact upper end of |a| as a point ball (+inf when not finite)."""
+    if not a.is_finite():
+        return arb(math.inf)
+    return a.abs_upper()
+
+
+def _object_array(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D numpy object array of the given objects (references only)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _monomial_bound(hs: Balls, alpha: Sequence[int]) -> arb:
+    """h^alpha = prod_k h_k^alpha_k (the sup of |(x - c)^alpha| over the box c +- h)."""
+    out = arb(1)
+    for h, e in zip(hs, alpha, strict=True):
+        if e:
+            out = out * h**e
+    return out
 
 
 def _unit() -> arb:
@@ -1045,6 +1075,102 @@ def _hex_matrix(rows: Any, where: str) -> list[list[float]]:
     return out
 
 
+# --- Taylor models of Gaussian kernel columns ----------------------------------------------
+def multi_indices(dim: int, degree: int, *, exact: bool = False) -> list[tuple[int, ...]]:
+    """The multi-indices alpha in N^dim with |alpha| <= degree (``exact``: |alpha| == degree).
+
+    Ordered by total degree, then lexicographically with the first coordinate descending.
+
+    Examples
+    --------
+    >>> multi_indices(2, 2)
+    [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]
+    >>> multi_indices(2, 2, exact=True)
+    [(2, 0), (1, 1), (0, 2)]
+    """
+
+    def of_degree(d: int, k: int) -> list[tuple[int, ...]]:
+        if k == 1:
+            return [(d,)]
+        return [
+            (first, *rest) for first in range(d, -1, -1) for rest in of_degree(d - first, k - 1)
+        ]
+
+    if dim < 1 or degree < 0:
+        raise ValueError(f"multi_indices needs dim >= 1 and degree >= 0; got {dim}, {degree}")
+    if exact:
+        return of_degree(degree, dim)
+    return [alpha for d in range(degree + 1) for alpha in of_degree(d, dim)]
+
+
+#: Orders above the needed ones that :func:`gaussian_taylor_1d` carries for its refinement.
+GAUSSIAN_EXTRA_ORDERS = 4
+
+
+def gaussian_taylor_1d(
+    t: arb, dx: arb, inv_ell2: arb, order: int, *, extra: int = GAUSSIAN_EXTRA_ORDERS
+) -> tuple[list[arb], list[arb]]:
+    """Scaled derivatives ``g^(q) / q!`` of ``g(t) = exp(-t^2 / (2 l^2))`` at t and over t + dx.
+
+    With ``a_q = g^(q)(t) / q!`` the derivatives of g satisfy
+    ``g^(q+1) = -(t g^(q) + q g^(q-1)) / l^2``, i.e.
+    ``a_(q+1) = -(t a_q + a_(q-1)) / (l^2 (q + 1))`` (``a_(-1) = 0``).
+
+    Returns ``a_0..a_order`` at the point(s) of the ball ``t`` and balls ``b_0..b_(order+1)``
+    with ``b_q`` containing ``g^(q)(s) / q!`` for every s in ``T = t + dx`` (``dx`` a ball
+    ``[-h, h]`` around 0, ``inv_ell2 = 1 / l^2``).
+
+    The b's come from two enclosures, intersected: (i) the recurrence evaluated over the
+    ball T (loose at high orders: dependency), for q up to ``order + 1 + extra``; (ii) from
+    the top down, the one-variable Taylor form with Lagrange remainder
+    ``g^(q)(t + d) / q! = a_q + (q + 1) a_(q+1) d + C(q + 2, 2) g^(q+2)(xi) / (q + 2)! d^2``
+    (xi between t and t + d, so in T), whose last factor is the already refined
+    ``b_(q+2)`` and ``d^2`` ranges over ``[0, h^2]``. Form (ii) is tight for narrow balls:
+    its width is essentially the exact variation of ``g^(q) / q!`` over T.
+
+    Examples
+    --------
+    >>> a, b = gaussian_taylor_1d(arb(0), arb(0, 0.1), arb(1), 2)
+    >>> a[0] == 1, a[1] == 0, a[2] == -0.5, b[0].contains(arb(-0.005).exp())
+    (True, True, True, True)
+    """
+    if order < 0 or extra < 0:
+        raise ValueError(f"the order and extra orders must be >= 0; got {order}, {extra}")
+    top = order + 2 + extra  # b_0 .. b_(top - 1), a_0 .. a_(top - 1)
+    pts = [(-(t * t) * inv_ell2 / 2).exp()]
+    pts.append(-t * pts[0] * inv_ell2)
+    for q in range(1, top - 1):
+        pts.append(-(t * pts[q] + pts[q - 1]) * inv_ell2 / (q + 1))
+    T = t + dx
+    balls = [_exp(-_sqr(T) * inv_ell2 / 2)]
+    balls.append(-(T * balls[0]) * inv_ell2)
+    for q in range(1, top - 1):
+        balls.append(-(T * balls[q] + balls[q - 1]) * inv_ell2 / (q + 1))
+    h2 = dx.rad() ** 2
+    for q in range(top - 3, -1, -1):
+        curvature = (balls[q + 2] * h2).union(arb(0)) * ((q + 2) * (q + 1) // 2)
+        taylor = pts[q] + (q + 1) * pts[q + 1] * dx + curvature
+        balls[q] = _intersect(balls[q], taylor)
+    return pts[: order + 1], balls[: order + 2]
+
+
+@dataclass(frozen=True, eq=False)
+class TaylorModel:
+    """A Taylor model of a feature map over a box: ``F_i(x) = P_i(x - c) + R_i(x)``.
+
+    ``P_i(y) = sum_alpha coefficients[i, alpha] y^alpha`` over the multi-indices
+    ``exponents`` (|alpha| <= order) and ``|R_i(x)| <= remainder[i]`` for every x in
+    the box ``c +- half_widths``.
+    """
+
+    exponents: tuple[tuple[int, ...], ...]
+    coefficients: arb_mat
+    remainder: tuple[arb, ...]
+    centre: tuple[arb, ...]
+    half_widths: tuple[arb, ...]
+    order: int
+
+
 @dataclass(frozen=True, eq=False)
 class ArbNystrom(ArbFeatureMap):
     """Nystrom features ``F(x) = sum_j C[j, :] r(x, node_j)`` in ball arithmetic.
@@ -1167,6 +1293,194 @@ class ArbNystrom(ArbFeatureMap):
                 K[i, j] = v
                 K[j, i] = v  # r is symmetric: the ball contains r(node_j, node_i) too
         return K
+
+    @functools.cached_property
+    def _axis_values(self) -> tuple[tuple[tuple[float, ...], tuple[int, ...]], ...]:
+        """Per coordinate k: the distinct node coordinates and each node's index among them."""
+        out = []
+        for k in range(self.in_dim):
+            values = tuple(sorted({node[k] for node in self.nodes}))
+            where = {v: i for i, v in enumerate(values)}
+            out.append((values, tuple(where[node[k]] for node in self.nodes)))
+        return tuple(out)
+
+    @functools.cached_property
+    def _grid(self) -> tuple[tuple[int, ...], arb_mat] | None:
+        """The coefficients scattered on the tensor grid of distinct node coordinates.
+
+        ``(shape, T)`` with ``shape = (U_1, .., U_D)`` and T of shape ``U_1 x (U_2 .. U_D m)``,
+        ``T[u_1, (u_2, .., u_D, i)] = sum of C[j, i] over the nodes j at grid point u``
+        (exact floats, a node repeated has its rows added in ball arithmetic, grid points
+        without a node hold 0). None when the grid has more than twice as many points as
+        there are nodes (scattered nodes), where the per-node path is cheaper.
+        """
+        shape = tuple(len(values) for values, _ in self._axis_values)
+        size = math.prod(shape)
+        if size > 2 * self.n_nodes:
+            return None
+        m = self.out_dim
+        dense = [arb(0)] * (size * m)
+        index = [where for _, where in self._axis_values]
+        for j, row in enumerate(self.coefficients):
+            flat = 0
+            for k, u in enumerate(shape):
+                flat = flat * u + index[k][j]
+            base = flat * m
+            for i, c in enumerate(row):
+                dense[base + i] += c
+        return shape, arb_mat(shape[0], size * m // shape[0], dense)
+
+    def _contract(self, factors: Sequence[arb_mat]) -> np.ndarray:
+        """``Y[q_1, .., q_D, i] = sum_j C[j, i] prod_k V_k[q_k, u_k(j)]`` on the tensor grid.
+
+        ``factors[k]`` is ``V_k`` of shape (n_k, U_k); one ``arb_mat`` product per
+        coordinate (the axes are moved with numpy object arrays, which only moves
+        references). Returns an object array of balls of shape (n_1, .., n_D, m).
+        """
+        grid = self._grid
+        assert grid is not None
+        shape, first = grid
+        m = self.out_dim
+        prod = factors[0] * first
+        arr = _object_array(prod.entries()).reshape(factors[0].nrows(), *shape[1:], m)
+        for k in range(1, self.in_dim):
+            moved = np.moveaxis(arr, k, 0)
+            rest = moved.shape[1:]
+            mat = arb_mat(shape[k], math.prod(rest), moved.reshape(shape[k], -1).ravel().tolist())
+            prod = factors[k] * mat
+            arr = _object_array(prod.entries()).reshape(factors[k].nrows(), *rest)
+            arr = np.moveaxis(arr, 0, k)
+        return arr
+
+    def _per_node(
+        self, columns: Sequence[Sequence[Sequence[arb]]], exponents: Sequence[tuple[int, ...]]
+    ) -> arb_mat:
+        """``C^T V`` with ``V[j, alpha] = prod_k columns[k][u_k(j)][alpha_k]`` (scattered nodes)."""
+        index = [where for _, where in self._axis_values]
+        dim = self.in_dim
+        rows: list[arb] = []
+        for j in range(self.n_nodes):
+            per = [columns[k][index[k][j]] for k in range(dim)]
+            for alpha in exponents:
+                v = per[0][alpha[0]]
+                for k in range(1, dim):
+                    v = v * per[k][alpha[k]]
+                rows.append(v)
+        return self._coef_t * arb_mat(self.n_nodes, len(exponents), rows)
+
+    @functools.cached_property
+    def _grid_slices(self) -> tuple[arb_mat, ...]:
+        """On a 2-D tensor grid: per feature i the U_1 x U_2 matrix ``T[:, :, i]``."""
+        grid = self._grid
+        assert grid is not None and self.in_dim == 2
+        (u1, u2), first = grid
+        m = self.out_dim
+        flat = first.entries()
+        return tuple(
+            arb_mat(u1, u2, [flat[(a * u2 + b) * m + i] for a in range(u1) for b in range(u2)])
+            for i in range(m)
+        )
+
+    def _sums(
+        self, columns: Sequence[Sequence[Sequence[arb]]], exponents: Sequence[tuple[int, ...]]
+    ) -> arb_mat:
+        """``S[i, alpha] = sum_j C[j, i] prod_k columns[k][u_k(j)][alpha_k]``, shape (m, n_alpha).
+
+        ``columns[k][u]`` is the list of one-variable factors (indexed by alpha_k) at the
+        distinct coordinate ``u`` of axis k. Tensor grids are contracted axis by axis (in
+        2-D as ``V_1 T_i V_2^T`` per feature i), other node sets node by node; all of it
+        plain ball arithmetic.
+        """
+        if self._grid is None:
+            return self._per_node(columns, exponents)
+        sizes = [1 + max(alpha[k] for alpha in exponents) for k in range(self.in_dim)]
+        m = self.out_dim
+        if self.in_dim == 2:
+            (c1, c2), (n1, n2) = columns, sizes
+            V1 = arb_mat(n1, len(c1), [c1[u][q] for q in range(n1) for u in range(len(c1))])
+            V2t = arb_mat(len(c2), n2, [c2[u][q] for u in range(len(c2)) for q in range(n2)])
+            blocks = [(V1 * (T * V2t)).entries() for T in self._grid_slices]
+            return arb_mat(
+                m,
+                len(exponents),
+                [blocks[i][a * n2 + b] for i in range(m) for a, b in exponents],
+            )
+        factors = [
+            arb_mat(n_k, len(col), [col[u][q] for q in range(n_k) for u in range(len(col))])
+            for n_k, col in zip(sizes, columns, strict=True)
+        ]
+        arr = self._contract(factors)
+        return arb_mat(
+            m, len(exponents), [arr[(*alpha, i)] for i in range(m) for alpha in exponents]
+        )
+
+    def gaussian_taylor(self, xs: Balls, order: int) -> TaylorModel:
+        """The Taylor model of order p of Gaussian Nystrom features over the box ``xs``.
+
+        For the product kernel ``r(x, n) = prod_k g(x_k - n_k)``, ``g(t) = exp(-t^2 /
+        (2 l^2))``, Taylor's theorem with Lagrange remainder at the box centre c gives, for
+        each node n_j and x in the box (xi_j on the segment [c, x], so in the box),
+        ``r(x, n_j) = sum_(|alpha| <= p) A_alpha(j) (x - c)^alpha +
+        sum_(|alpha| = p + 1) d^alpha r(xi_j, n_j) / alpha! (x - c)^alpha`` with
+        ``A_alpha(j) = prod_k a_(alpha_k)(c_k - n_jk)`` and ``d^alpha r / alpha! =
+        prod_k g^(alpha_k) / alpha_k!`` (:func:`gaussian_taylor_1d`), the latter in
+        ``B_alpha(j) = prod_k b_(alpha_k)``, each factor enclosed over its interval. With
+        the exact coefficients C: ``coefficients[i, alpha] = sum_j C[j, i] A_alpha(j)`` and
+        ``|R_i(x)| <= sum_(|alpha| = p + 1) |sum_j C[j, i] B_alpha(j)| h^alpha``.
+
+        The one-variable factors are computed once per distinct node coordinate; when the
+        nodes form a tensor grid (quadrature nodes do) the sums over j are contracted axis
+        by axis with ``arb_mat`` products, otherwise node by node (``C^T`` times an
+        ``n x n_alpha`` matrix).
+
+        Raises
+        ------
+        NotCheckableError
+            When the features' relation is not the Gaussian kernel.
+        """
+        if not isinstance(self.relation, _ArbGaussian):
+            raise NotCheckableError(
+                f"Taylor models of Nystrom features need the Gaussian kernel; the features use "
+                f"{self.relation_spec!r}"
+            )
+        self._check_input(xs)
+        if order < 0:
+            raise ValueError(f"the Taylor order must be >= 0; got {order}")
+        dim = self.in_dim
+        cs = [x.mid() for x in xs]
+        hs = [x.rad() for x in xs]
+        inv_ell2 = 1 / self.relation.ell**2
+        points: list[list[list[arb]]] = []  # [k][u][q] at the centre
+        balls: list[list[list[arb]]] = []  # [k][u][q] over the box
+        for k, (values, _) in enumerate(self._axis_values):
+            dx = arb(0, hs[k])
+            pk, bk = [], []
+            for u in values:
+                a, b = gaussian_taylor_1d(cs[k] - u, dx, inv_ell2, order)
+                pk.append(a)
+                bk.append(b)
+            points.append(pk)
+            balls.append(bk)
+        exponents = multi_indices(dim, order)
+        top = multi_indices(dim, order + 1, exact=True)
+        coefficients = self._sums(points, exponents)
+        rem = self._sums(balls, top).entries()
+        powers = [_monomial_bound(hs, alpha) for alpha in top]
+        n_top = len(top)
+        remainder = []
+        for i in range(self.out_dim):
+            total = arb(0)
+            for c, hp in zip(rem[i * n_top : (i + 1) * n_top], powers, strict=True):
+                total += _upper(c) * hp
+            remainder.append(_upper(total))
+        return TaylorModel(
+            exponents=tuple(exponents),
+            coefficients=coefficients,
+            remainder=tuple(remainder),
+            centre=tuple(cs),
+            half_widths=tuple(hs),
+            order=order,
+        )
 
 
 def arb_features(data: Any, *, name: str = "network") -> ArbFeatureMap:
