@@ -34,6 +34,60 @@ What is computable
 * Tensor products ``f(x) = prod_j f_j(x_j)`` in d dimensions: the upper bound
   ``C_f <= sum_j C_{f_j} prod_{k != j} ||f_k^||_1`` from ``|w| <= |w|_1``
   (``exact=False``).
+* Nystrom features ``F_i(x) = sum_j C_ji k(x - n_j)`` of a stationary kernel with a
+  finite second spectral moment (Gaussian, Matern 3/2, Matern 5/2): the upper bound
+  ``C_{F_i} <= sqrt(M2 G_ii)`` of :func:`nystrom_barron_constants` (``exact=False``).
+
+Nystrom features (L4)
+---------------------
+By Bochner, a continuous stationary PD kernel is ``k(x) = int exp(i w.x) k^(w) dw``
+with ``k^ >= 0`` and ``int k^ = k(0)``. A kernel sum ``F_i(x) = sum_j C_ji k(x - n_j)``
+then has ``F_i^ = k^ S_i`` with ``S_i(w) = sum_j C_ji exp(-i w.n_j)``, and Cauchy-Schwarz
+for the measure ``k^(w) dw`` gives
+
+    C_{F_i} = int |w| k^ |S_i| dw <= (int |w|^2 k^ dw)^(1/2) (int k^ |S_i|^2 dw)^(1/2)
+            = sqrt(M2 G_ii),
+
+because ``int k^ |S_i|^2 = sum_{j,l} C_ji C_li k(n_j - n_l) = (C^T K C)_ii = G_ii``, the
+Gram matrix of lemma L1'. Splitting the integrand the other way,
+``|w| k^ |S_i| = (|w| sqrt(k^) |S_i|) sqrt(k^)``, gives the second bound
+
+    C_{F_i} <= sqrt(k(0) H_ii),    H = C^T L C,    L_jl = (-Laplacian k)(n_j - n_l),
+
+since ``|w|^2 k^`` is the Fourier density of ``-Laplacian k`` (integrable when M2 is
+finite). certify reports the smaller of the two: H is smaller for the smoothest
+(leading) features, which dominate L4's sums, G for the others. The second spectral
+moment ``M2 = int |w|^2 k^(w) dw`` of
+``k(x) = kappa(|x|)`` with ``kappa(r) = 1 + kappa''(0) r^2 / 2 + O(r^3)`` satisfies
+``M2 <= -D kappa''(0)`` (Fatou's lemma on the second differences ``(2 - 2 cos(h w_a)) / h^2
+-> w_a^2``, one axis a at a time; equality holds, but only ``<=`` is used):
+
+=============  ===============================================  ===============
+kernel         kappa(r)                                          M2
+=============  ===============================================  ===============
+Gaussian       exp(-r^2 / (2 l^2))                               D / l^2
+Matern 3/2     (1 + sqrt(3) r / l) exp(-sqrt(3) r / l)           3 D / l^2
+Matern 5/2     (1 + a + a^2 / 3) exp(-a), a = sqrt(5) r / l      5 D / (3 l^2)
+Laplace        exp(-r / l)                                       infinite
+=============  ===============================================  ===============
+
+(certify's kernels have ``k(0) = 1``: no variance parameter.) With ``t = c r / l``
+(``c = sqrt(3)``, ``sqrt(5)``) and the radial Laplacian ``kappa'' + (D - 1) kappa' / r``:
+``-Laplacian k = (D / l^2 - r^2 / l^4) exp(-r^2 / (2 l^2))`` (Gaussian),
+``(3 / l^2) (D - t) exp(-t)`` (Matern 3/2), ``(5 / (3 l^2)) (D (1 + t) - t^2) exp(-t)``
+(Matern 5/2); at ``r = 0`` they equal M2. The Laplace kernel has
+``kappa'(0) = -1/l != 0``: its ``k^`` decays like ``|w|^-(D+1)``, ``M2`` is infinite
+and the kernel sums have no finite Barron constant in general, so they are reported
+unknown. F is defined on all of R^D by its formula, so it is its own extension
+(:data:`EXTENSION_CONVENTION`).
+
+L4 is stated for the eigenfunctions ``e_i = F_i / sqrt(lambda_i)``: its ``C_i`` is
+``C_{F_i} / sqrt(lambda_i)`` (the Fourier transform is linear), with ``lambda_i`` an
+upper bound on ``||F_i||^2_{L2(mu)}``; :mod:`certify.certificates.symmetric` does the
+conversion where L4 is evaluated. Barron's theorem (L3) needs a ball of radius R
+carrying mu: sigmoidal networks are translation invariant (a shift of the input is
+absorbed by the biases) and ``|F^|`` is unchanged by a translation, so R is the radius
+of the smallest ball containing the box, half its diagonal (:func:`box_radius`).
 """
 
 from __future__ import annotations
@@ -45,8 +99,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import sympy
-from flint import arb, arb_poly, ctx
+from flint import arb, arb_mat, arb_poly, ctx
 
 from certify._rigorous import WORKING_PRECISION
 from certify._validation import check_int
@@ -57,8 +112,12 @@ __all__ = [
     "EXTENSION_CONVENTION",
     "BarronConstant",
     "GaussianPolynomial",
+    "SpectralMoment",
     "TensorProduct",
     "barron_constant",
+    "box_radius",
+    "nystrom_barron_constants",
+    "second_spectral_moment",
 ]
 
 #: The extension convention, recorded in every :class:`BarronConstant`.
@@ -621,3 +680,383 @@ def _tensor(f: TensorProduct) -> BarronConstant:
         method="upper bound: |w| <= |w|_1, C_f <= sum_j C_{f_j} prod_{k != j} ||f_k^||_1",
         reason="only an upper bound: the Euclidean norm |w| is bounded by the l1 norm",
     )
+
+
+# --------------------------------------------------------------------------- Nystrom features
+
+#: ``-kappa''(0) l^2`` of the radial profiles kappa(r) = k(|x|) (module docstring), by spec name.
+_CURVATURE = {"gaussian": Fraction(1), "matern32": Fraction(3), "matern52": Fraction(5, 3)}
+_CURVATURE_TEXT = {"gaussian": "D / l^2", "matern32": "3 D / l^2", "matern52": "5 D / (3 l^2)"}
+
+
+@dataclass(frozen=True)
+class SpectralMoment:
+    """The second spectral moment ``M2 = int |w|^2 k^(w) dw`` of a stationary kernel, or why not.
+
+    Attributes
+    ----------
+    value : float or None
+        An upper bound on M2, rounded up (None: infinite or unknown).
+    lower : float or None
+        A lower bound on M2, rounded down (None when ``value`` is None).
+    dimension : int
+        D, the dimension of ``w``.
+    formula : str
+        The closed form used (``"D / l^2"``), "" when unknown.
+    reason : str
+        Why ``value`` is None ("" otherwise).
+    """
+
+    value: float | None
+    lower: float | None
+    dimension: int
+    formula: str
+    reason: str = ""
+
+    @property
+    def known(self) -> bool:
+        """Whether M2 is finite and known."""
+        return self.value is not None
+
+
+def _moment_ball(kernel: Any, dim: int) -> tuple[arb | None, str, str]:
+    """(ball containing M2 or None, formula, reason) at the current precision."""
+    from certify.relations.kernels import Gaussian, Kernel, Laplace, Matern32, Matern52
+
+    spec = getattr(kernel, "spec", repr(kernel))
+    if isinstance(kernel, (Gaussian, Matern32, Matern52)):
+        c = _CURVATURE[kernel.spec_name]
+        ell = arb(float(kernel.lengthscale))
+        value = arb(dim * c.numerator) / arb(c.denominator) / (ell * ell)
+        return value, _CURVATURE_TEXT[kernel.spec_name], ""
+    if isinstance(kernel, Laplace):
+        return (
+            None,
+            "",
+            f"{spec!r}: the Laplace kernel exp(-r / l) has kappa'(0) = -1/l != 0, so it is not "
+            "twice differentiable at 0 and its second spectral moment int |w|^2 k^(w) dw is "
+            "infinite (k^(w) decays like |w|^-(D+1)); kernel sums of it have no finite Barron "
+            "constant in general (|w| k^(w) ~ |w|^-D is not integrable)",
+        )
+    if isinstance(kernel, Kernel) and kernel.spec_name == "periodic":
+        return (
+            None,
+            "",
+            f"{spec!r}: the periodic kernel is stationary but its spectral measure is discrete "
+            "(a Fourier series), outside the Fourier-density convention of this module; not "
+            "implemented",
+        )
+    return (
+        None,
+        "",
+        f"{spec!r} is not a translation-invariant kernel with a known spectral density "
+        "(Gaussian, Matern 3/2, Matern 5/2): its Nystrom features are not translates of one "
+        "function, so the Cauchy-Schwarz bound sqrt(M2 G_ii) does not apply",
+    )
+
+
+def second_spectral_moment(kernel: Any, dim: int) -> SpectralMoment:
+    """``M2 = int |w|^2 k^(w) dw = -Laplacian k(0)`` of a stationary kernel on R^dim (L4).
+
+    With ``k(x) = int exp(i w.x) k^(w) dw`` (Bochner, ``k^ >= 0``) and ``k(x) =
+    kappa(|x|)``, ``M2 <= -dim kappa''(0)`` (module docstring): ``dim / l^2`` (Gaussian),
+    ``3 dim / l^2`` (Matern 3/2), ``5 dim / (3 l^2)`` (Matern 5/2). The Laplace kernel
+    has ``M2 = oo``; kernels that are not stationary, and the periodic kernel (a
+    discrete spectral measure), are unknown. Both are reported with the reason.
+
+    Parameters
+    ----------
+    kernel : Relation
+        A certify kernel (``Gaussian(lengthscale=l)``, ...).
+    dim : int
+        D >= 1.
+
+    Returns
+    -------
+    SpectralMoment
+
+    Raises
+    ------
+    InvalidInputError
+        ``dim`` not an int >= 1, or a kernel fixed to another dimension.
+
+    Examples
+    --------
+    >>> from certify.relations.kernels import Gaussian, Laplace
+    >>> m = second_spectral_moment(Gaussian(lengthscale=0.5), 2)  # 2 / 0.5^2
+    >>> m.lower <= 8.0 <= m.value, m.formula
+    (True, 'D / l^2')
+    >>> second_spectral_moment(Laplace(), 1).value is None
+    True
+    """
+    d = check_int(dim, "dim", minimum=1, what="dimension D of the kernel's argument")
+    own = getattr(kernel, "dim", None)
+    if isinstance(own, int) and own != d:
+        raise InvalidInputError(
+            f"`dim` must match the kernel's dimension: {kernel.spec!r} is fixed to dim={own}; "
+            f"got {d}."
+        )
+    with ctx.workprec(WORKING_PRECISION):
+        value, formula, reason = _moment_ball(kernel, d)
+        if value is None:
+            return SpectralMoment(None, None, d, "", reason)
+        return SpectralMoment(up_float(value), down_float(value), d, formula)
+
+
+def box_radius(box: Any) -> float:
+    """R of Barron's theorem for a box: half its diagonal, rounded up (L3, L4).
+
+    Barron's bound ``2 R C_f / sqrt(n)`` holds for measures on a ball of radius R
+    centred at 0. Translating the box's centre to 0 changes neither ``|f^|`` (so
+    neither C_f) nor the class of sigmoidal networks (a shift of the input is
+    absorbed by the biases), and the smallest ball containing a box has the box's
+    half diagonal as radius.
+
+    Parameters
+    ----------
+    box : Box
+
+    Returns
+    -------
+    float
+        ``sqrt(sum_k (upper_k - lower_k)^2) / 2``, rounded up.
+
+    Raises
+    ------
+    InvalidInputError
+        Not a :class:`~certify.relations.domains.Box`.
+
+    Examples
+    --------
+    >>> from certify.relations.domains import Box
+    >>> box_radius(Box([-1.0], [1.0])), box_radius(Box([0.0, 0.0], [3.0, 4.0]))
+    (1.0, 2.5)
+    """
+    from certify.relations.domains import Box
+
+    if not isinstance(box, Box):
+        raise InvalidInputError(
+            f"`box` must be a certify Box (the domain of the features); got {type(box).__name__}."
+        )
+    with ctx.workprec(WORKING_PRECISION):
+        total = arb(0)
+        for lo, hi in zip(box.lower, box.upper, strict=True):
+            total += (arb(float(hi)) - arb(float(lo))) ** 2
+        return up_float(total.sqrt() / 2)
+
+
+def _gram_diagonal(features: Any, gram_diagonal: Any) -> tuple[list[arb], str]:
+    """Balls containing upper bounds of G_ii = (C^T K C)_ii, and how they were obtained."""
+    from certify.spectral.nystrom import PRECISION, L1PrimeCheck, _ArbGram
+
+    m = features.output_dim
+    if gram_diagonal is None:
+        with ctx.workprec(PRECISION):
+            gram_ = _ArbGram(features.relation, np.asarray(features.nodes))
+            G = gram_.quadratic(np.asarray(features.coefficients))
+            diag = [G[i, i] for i in range(m)]
+        return diag, (
+            f"G_ii = (C^T K C)_ii in arb ({PRECISION} bits) at the exact float nodes and "
+            "coefficients"
+        )
+    if isinstance(gram_diagonal, L1PrimeCheck):
+        check = gram_diagonal
+        if not check.holds:
+            raise InvalidInputError(
+                "`gram_diagonal` is an L1PrimeCheck that does not hold, so it gives no bound "
+                f"on G_ii ({check.details.get('reason', 'lambda_max(G) <= 1 not proven')}); "
+                "pass gram_diagonal=None to enclose G_ii directly."
+            )
+        seen = (
+            check.details.get("rank"),
+            check.details.get("n_nodes"),
+            check.details.get("shrink"),
+        )
+        want = (m, features.n_nodes, features.shrink)
+        if seen != want:
+            raise InvalidInputError(
+                "`gram_diagonal` is the L1' check of other features: (rank, n_nodes, shrink) = "
+                f"{seen}, the features have {want}."
+            )
+        upper = arb(float(check.lambda_max_upper))
+        return [upper] * m, (
+            f"G_ii <= lambda_max(G) <= {check.lambda_max_upper!r} (the L1' check, ball arithmetic)"
+        )
+    try:
+        g = np.asarray(gram_diagonal, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            "`gram_diagonal` must be None, an L1PrimeCheck, or a sequence of upper bounds on "
+            f"G_ii; got {type(gram_diagonal).__name__}."
+        ) from None
+    if g.shape != (m,):
+        raise InvalidInputError(
+            f"`gram_diagonal` must hold one upper bound on G_ii per feature, shape ({m},); got "
+            f"shape {g.shape}."
+        )
+    if not np.all(np.isfinite(g) & (g >= 0)):
+        k = int(np.flatnonzero(~(np.isfinite(g) & (g >= 0)))[0])
+        raise InvalidInputError(
+            f"`gram_diagonal` must be finite and >= 0 (G_ii = ||g_i||_H^2); entry {k} is "
+            f"{float(g[k])!r}."
+        )
+    return [arb(float(v)) for v in g], "G_ii bounded by the values given"
+
+
+def _neg_laplacian(kernel: Any, dim: int) -> Any:
+    """``r2 -> (-Laplacian k)`` at squared distance ``r2`` (a ball), for the kernels of M2."""
+    ell = arb(float(kernel.lengthscale))
+    name = kernel.spec_name
+    if name == "gaussian":
+        inv = 1 / (ell * ell)
+
+        def gaussian(r2: arb) -> arb:
+            return (dim * inv - r2 * inv * inv) * (-r2 * inv / 2).exp()
+
+        return gaussian
+    c = arb(3) if name == "matern32" else arb(5)
+    scale = c / (ell * ell) if name == "matern32" else c / (3 * ell * ell)
+    root = c.sqrt() / ell
+
+    def matern(r2: arb) -> arb:
+        t = root * r2.sqrt()
+        poly = (dim - t) if name == "matern32" else (dim * (1 + t) - t * t)
+        return scale * poly * (-t).exp()
+
+    return matern
+
+
+def _laplacian_diagonal(features: Any) -> list[arb]:
+    """Balls containing ``H_ii = (C^T L C)_ii``, ``L_jl = (-Laplacian k)(n_j - n_l)``."""
+    from certify.spectral.nystrom import PRECISION
+
+    nodes = np.asarray(features.nodes)
+    C = np.asarray(features.coefficients)
+    n, dim = nodes.shape
+    m = C.shape[1]
+    with ctx.workprec(PRECISION):
+        f = _neg_laplacian(features.relation, dim)
+        balls = [[arb(float(v)) for v in row] for row in nodes]
+        rows: list[list[Any]] = [[None] * n for _ in range(n)]
+        for j in range(n):
+            for k in range(j, n):
+                r2 = arb(0)
+                for a in range(dim):
+                    diff = balls[j][a] - balls[k][a]
+                    r2 += diff * diff
+                v = f(r2)
+                rows[j][k] = v
+                rows[k][j] = v
+        L = arb_mat(rows)
+        Cm = arb_mat(C.tolist())
+        LC = L * Cm
+        out = []
+        for i in range(m):
+            total = arb(0)
+            for j in range(n):
+                total += Cm[j, i] * LC[j, i]
+            out.append(total)
+    return out
+
+
+def nystrom_barron_constants(features: Any, *, gram_diagonal: Any = None) -> list[BarronConstant]:
+    """Upper bounds on the Barron constants ``C_{F_i}`` of Nystrom features (L3, L4).
+
+    For ``F_i(x) = sum_j C_ji k(x - n_j)`` with a stationary kernel k (module
+    docstring, "Nystrom features"), two Cauchy-Schwarz splits of
+    ``int |w| k^(w) |S_i(w)| dw`` give
+
+        C_{F_i}  <=  min{ sqrt(M2 G_ii), sqrt(k(0) H_ii) },
+
+    ``M2`` the second spectral moment (:func:`second_spectral_moment`), ``G_ii =
+    (C^T K C)_ii`` the squared RKHS norm of ``g_i = sum_j C_ji k(., n_j)`` and ``H_ii =
+    (C^T L C)_ii`` with ``L_jl = (-Laplacian k)(n_j - n_l)``. Everything is evaluated in
+    ball arithmetic and rounded up. These are constants of the features ``F_i =
+    sqrt(lambda_i) e_i``; L4's ``C_i`` of the eigenfunctions is ``C_{F_i} /
+    sqrt(lambda_i)``.
+
+    Parameters
+    ----------
+    features : NystromFeatures
+        From :meth:`~certify.spectral.NystromFeatures.from_mercer` (or built directly).
+    gram_diagonal : None, L1PrimeCheck or array-like of shape (m,), default=None
+        How ``G_ii`` is bounded. None: enclosed in arb from the exact float nodes and
+        coefficients (one ball evaluation of the n x n kernel matrix, as in
+        :func:`~certify.spectral.certify_l1_prime`). An :class:`L1PrimeCheck` of these
+        features that holds: ``G_ii <= lambda_max(G) <= lambda_max_upper <= 1`` (no
+        extra work; for the certified features ``G = s^2 I`` up to round-off, so this
+        loses nothing visible). An array: upper bounds on ``G_ii`` supplied by the
+        caller. ``H`` is always enclosed in arb (one n x n ball matrix).
+
+    Returns
+    -------
+    list of BarronConstant
+        One per feature: ``value`` an upper bound (``exact=False``; ``method`` gives both
+        bounds), or None with the reason when M2 is infinite or unknown (Laplace,
+        non-stationary kernels).
+
+    Raises
+    ------
+    InvalidInputError
+        ``features`` not :class:`NystromFeatures`; a ``gram_diagonal`` of the wrong
+        shape, negative or non-finite, or an L1' check that does not hold or belongs
+        to other features.
+
+    Examples
+    --------
+    >>> from certify.spectral import NystromFeatures, mercer
+    >>> F = NystromFeatures.from_mercer(mercer("gaussian:lengthscale=0.5", "box:-1,1"), rank=3)
+    >>> c = nystrom_barron_constants(F)
+    >>> all(b.value <= 2.0 for b in c)  # sqrt(M2 G_ii) = sqrt(4 (1 - 2e-9)) < 2
+    True
+    >>> c[0].exact, "Cauchy-Schwarz" in c[0].method
+    (False, True)
+    """
+    from certify.spectral.nystrom import NystromFeatures
+
+    if not isinstance(features, NystromFeatures):
+        raise InvalidInputError(
+            "`features` must be NystromFeatures (NystromFeatures.from_mercer(...)); got "
+            f"{type(features).__name__}."
+        )
+    m, dim = features.output_dim, features.input_dim
+    spec = features.relation.spec
+    with ctx.workprec(WORKING_PRECISION):
+        moment, formula, reason = _moment_ball(features.relation, dim)
+    if moment is None:
+        return [_unknown(f"Nystrom feature {i + 1}: {reason}", dim) for i in range(m)]
+    diag, how = _gram_diagonal(features, gram_diagonal)
+    lap = _laplacian_diagonal(features)
+    out = []
+    with ctx.workprec(WORKING_PRECISION):
+        m2 = up_float(moment)
+        for i in range(m):
+            g_up = up_float(diag[i])
+            h_up = up_float(lap[i])
+            # G_ii, H_ii >= 0 (squared norms): a ball's negative part is dropped
+            b1 = up_float((arb(m2) * arb(max(g_up, 0.0))).sqrt())
+            b2 = up_float(arb(max(h_up, 0.0)).sqrt())  # k(0) = 1
+            value = min(b1, b2)
+            if not math.isfinite(value):
+                out.append(_unknown(f"Nystrom feature {i + 1}: G_ii, H_ii not enclosed", dim))
+                continue
+            out.append(
+                BarronConstant(
+                    value=value,
+                    lower=None,
+                    exact=False,
+                    dimension=dim,
+                    method=(
+                        "upper bound: Cauchy-Schwarz on the spectral measure k^(w) dw, "
+                        f"C_F <= min(sqrt(M2 G_ii), sqrt(k(0) H_ii)) = min({b1!r}, {b2!r}) with "
+                        f"M2 = {formula} <= {m2!r} ({spec}, D = {dim}), {how} (G_{i + 1},{i + 1} "
+                        f"<= {g_up!r}), H = C^T L C in arb, L_jl = -Laplacian k(n_j - n_l) "
+                        f"(H_{i + 1},{i + 1} <= {h_up!r})"
+                    ),
+                    reason=(
+                        "only an upper bound: Cauchy-Schwarz, tight only when |S_i(w)| is "
+                        "proportional to |w| (first split) or constant (second split)"
+                    ),
+                )
+            )
+    return out

@@ -19,11 +19,17 @@ constants are known (otherwise the missing constants are listed, never guessed).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
+from flint import arb, ctx
 
+from certify._rigorous import WORKING_PRECISION
 from certify._validation import check_real
+from certify.bounds._arb_eval import up_float
+from certify.bounds.barron import box_radius, nystrom_barron_constants
+from certify.bounds.lemmas import bound
 from certify.certificates.enclosure import Budget
 from certify.certificates.model import certify_model
 from certify.certificates.record import Certificate
@@ -33,9 +39,10 @@ from certify.networks.mlp import MLP
 from certify.relations.base import Relation
 from certify.relations.domains import Box, Domain
 from certify.relations.evaluation import residual_max
+from certify.relations.measures import Chebyshev, Measure, Uniform
 from certify.relations.spec import parse_domain, parse_relation
 from certify.spectral.mercer import MercerDecomposition, mercer
-from certify.spectral.nystrom import UniformTail, certified_uniform_tail
+from certify.spectral.nystrom import NystromFeatures, UniformTail, certified_uniform_tail
 from certify.spectral.psd import require_psd
 
 __all__ = ["certify_symmetric", "sampled_sup_error"]
@@ -68,10 +75,200 @@ def _min_features(decomposition: MercerDecomposition, error: float) -> int:
     return int(hits[0]) if hits.size else int(spectrum.size)
 
 
-def _lemma_bounds(
-    decomposition: MercerDecomposition, phi: MLP, eps: float, proven: float | None
+#: Cells per axis of the grid on which ||F_i||^2_{L2(mu)} is bounded (L4's lambda_i).
+_NORM_CELLS = {1: 4096, 2: 128, 3: 24}
+
+
+def _feature_norm_bounds(
+    features: NystromFeatures, box: Box, measure: Measure
+) -> tuple[list[float], str]:
+    """Upper bounds on ``||F_i||^2_{L2(mu)}`` (L4's lambda_i for the features F_i), and how.
+
+    The box is cut into a grid of cells; the interval enclosures of F over each cell
+    (:meth:`NystromFeatures.enclose`, rigorous) bound ``sup_cell F_i^2``. For the uniform
+    and Chebyshev (arcsine) probability measures the upper Riemann sum ``sum_cells
+    mu(cell) sup_cell F_i^2`` bounds the integral (cell masses in arb, the sum rounded up);
+    for any other probability measure on the box ``sup_box F_i^2`` does.
+    """
+    dim = box.dim
+    n = _NORM_CELLS.get(dim, 8)
+    edges = [np.linspace(lo, hi, n + 1) for lo, hi in zip(box.lower, box.upper, strict=True)]
+    lo_c = np.array(np.meshgrid(*[e[:-1] for e in edges], indexing="ij")).reshape(dim, -1).T
+    hi_c = np.array(np.meshgrid(*[e[1:] for e in edges], indexing="ij")).reshape(dim, -1).T
+    f_lo, f_hi = features.enclose(lo_c, hi_c)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = np.nextafter(np.maximum(f_lo * f_lo, f_hi * f_hi), np.inf)  # >= sup_cell F_i^2
+    sq = np.where(np.isnan(sq), np.inf, sq)
+    grid = f"grid of {n}^{dim} cells" if dim > 1 else f"grid of {n} cells"
+    if isinstance(measure, (Uniform, Chebyshev)):
+        # product measures: mu(cell) = prod over axes of the axis mass of [e_k, e_k+1], in arb
+        # (uniform: (e_k+1 - e_k) / (hi - lo); arcsine: (asin t_k+1 - asin t_k) / pi with
+        # t = (2 x - lo - hi) / (hi - lo)), rounded up
+        weights = np.ones(1)
+        with ctx.workprec(WORKING_PRECISION):
+            for e, lo, hi in zip(edges, box.lower, box.upper, strict=True):
+                a, b = arb(float(lo)), arb(float(hi))
+                pts = [arb(float(v)) for v in e]
+                if isinstance(measure, Uniform):
+                    cdf = [(p - a) / (b - a) for p in pts]
+                else:
+                    cdf = [((2 * p - a - b) / (b - a)).asin() / arb.pi() for p in pts]
+                frac = np.array([up_float(cdf[k + 1] - cdf[k]) for k in range(n)])
+                weights = np.nextafter(np.multiply.outer(weights, frac).ravel(), np.inf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            terms = np.nextafter(weights[:, None] * sq, np.inf)
+        # fsum is correctly rounded; one step up makes it >= the exact sum of the terms
+        out = [math.nextafter(math.fsum(terms[:, i]), math.inf) for i in range(sq.shape[1])]
+        how = (
+            f"upper Riemann sum of F_i^2 for the {measure.spec} measure over a {grid} of the "
+            "box (interval enclosures of F per cell, cell masses and sum rounded up)"
+        )
+    else:
+        out = [float(v) for v in sq.max(axis=0)]
+        how = (
+            f"sup_x F_i(x)^2 over the box from interval enclosures on a {grid} (>= "
+            f"||F_i||^2 for every probability measure; mu = {measure!r})"
+        )
+    return out, how
+
+
+def _l4_unknown(reason: str) -> dict[str, Any]:
+    return {
+        "value": None,
+        "missing": ["Barron constants C_i of the eigenfunctions e_i"],
+        "note": reason,
+    }
+
+
+def _l4_construction(
+    decomposition: MercerDecomposition,
+    tail: UniformTail,
+    phi: MLP,
+    eps: float,
+    proven: float | None,
 ) -> dict[str, Any]:
-    """The theory's figures beside the witness's (the report's headline ratios)."""
+    """L4 (and N(eps)) for the Nystrom features F_d of the construction, beside the witness.
+
+    L4 applied to the features ``F_i = sqrt(lambda_i) e_i`` of the certificate's reference:
+
+    * ``tau`` = the certified ``T(d) >= sup |r - <F_d, F_d>| >= ||r - <F_d, F_d>||_{L2(mu x
+      mu)}`` (L1, L1'; mu is a probability measure);
+    * ``lambda_i`` = an upper bound on ``||F_i||^2_{L2(mu)}`` (:func:`_feature_norm_bounds`);
+      L4's proof needs only ``||F_i|| <= sqrt(lambda_i)`` and the tail, not exact Mercer
+      data (``proofs/test_l4_neuron_count.py``);
+    * ``C_i = C_{F_i} / sqrt(lambda_i)``, the Barron constant of ``e_i = F_i / sqrt(lambda_i)``,
+      from :func:`~certify.bounds.barron.nystrom_barron_constants` (rounded up, so
+      ``sqrt(lambda_i) C_i >= C_{F_i}`` and ``delta_i = 2 R sqrt(lambda_i) C_i / sqrt(n_i)``
+      bounds Barron's error for ``F_i``);
+    * ``R`` = half the box's diagonal (:func:`~certify.bounds.barron.box_radius`).
+    """
+    features = tail.features
+    d = features.output_dim
+    if tail.sup_error_bound is None:
+        return _l4_unknown(
+            "lemma L1' did not hold for the reference features, so the certified diagonal "
+            "tail does not bound ||r - <F_d, F_d>|| (tau unknown)"
+        )
+    check = tail.l1_prime
+    constants = nystrom_barron_constants(features, gram_diagonal=check if check.holds else None)
+    unknown = [c for c in constants if not c.known]
+    if unknown:
+        return _l4_unknown(unknown[0].reason)
+    if phi.output_dim != d or phi.n_neurons % d:
+        return _l4_unknown(
+            f"the witness does not have equal widths per feature ({phi.n_neurons} neurons, "
+            f"{phi.output_dim} outputs, d = {d})"
+        )
+    width = phi.n_neurons // d
+    assert isinstance(decomposition.domain, Box)
+    box = decomposition.domain
+    norms, how = _feature_norm_bounds(features, box, decomposition.measure)
+    if not all(math.isfinite(v) for v in norms):
+        return _l4_unknown(f"no finite bound on ||F_i||^2_{{L2(mu)}} ({how})")
+    R = box_radius(box)
+    tau = float(tail.sup_error_bound)
+    c_f = [float(c.value) for c in constants if c.value is not None]
+    with ctx.workprec(WORKING_PRECISION):
+        lam = [max(v, 5e-324) for v in norms]  # an upper bound 0 would make C_i undefined
+        C = [up_float(arb(cf) / arb(v).sqrt()) for cf, v in zip(c_f, lam, strict=True)]
+        A = up_float(sum((arb(v) * arb(c) for v, c in zip(lam, C, strict=True)), arb(0)))
+        B = up_float(sum((arb(v) * arb(c) ** 2 for v, c in zip(lam, C, strict=True)), arb(0)))
+    general = bound("L4").evaluate(tau=tau, d=d, R=R, lambda_=lam, C=C, n_i=[width] * d)
+    equal = bound("L4-equal-width").evaluate(tau=tau, R=R, A=A, B=B, n=width)
+    record: dict[str, Any] = {
+        "statement": (
+            "||r - <phi, phi>||_{L2(mu x mu)} <= tau + sum_i (2 sqrt(lambda_i) delta_i + "
+            "delta_i^2), delta_i = 2 R sqrt(lambda_i) C_i / sqrt(n_i), for Barron networks "
+            "(L3) of n_i units per feature; here n_i = the witness's width per feature"
+        ),
+        "value": general.value,
+        "missing": list(general.missing),
+        "achieved": proven,
+        "achieved_is": "the witness's certified sup error (>= its L2(mu x mu) error)",
+        "ratio_bound_to_achieved": None
+        if proven is None or general.value is None
+        else general.ratio_to_achieved(proven),
+        "inputs": {
+            "R": R,
+            "d": d,
+            "width": width,
+            "tau": tau,
+            "lambda": lam,
+            "C_F": c_f,
+            "C": C,
+            "A": A,
+            "B": B,
+        },
+        "derivation": [
+            "tau = certified T(d) of the reference Nystrom features F_d (L1, L1'): sup |r - "
+            "<F_d, F_d>| <= T(d), and the L2(mu x mu) norm is <= the sup norm",
+            f"lambda_i >= ||F_i||^2_{{L2(mu)}}: {how}",
+            "C_F = Barron constant of F_i (its kernel-sum formula on R^D is its own extension): "
+            + constants[0].method,
+            "C_i = C_F_i / sqrt(lambda_i) (rounded up): the Barron constant of e_i = F_i / "
+            "sqrt(lambda_i), so sqrt(lambda_i) C_i >= C_F_i; L4 needs ||e_i|| <= 1, not "
+            "orthonormality",
+            "R = half the diagonal of the box: Barron's ball after centring (sigmoidal "
+            "networks and |F^| are translation invariant)",
+        ],
+        "bounds": {"L4": general.to_dict(), "L4-equal-width": equal.to_dict()},
+    }
+    if tau <= eps / 2:
+        neurons = bound("L4-neurons").evaluate(d=d, R=R, A=A, B=B, eps=eps)
+        record["bounds"]["L4-neurons"] = neurons.to_dict()
+        n_eps = None if neurons.value is None else int(neurons.value)
+        record["neurons_at_eps"] = n_eps
+        record["witness_neurons"] = phi.n_neurons
+        record["ratio_neurons_bound_to_witness"] = (
+            None if n_eps is None else n_eps / max(phi.n_neurons, 1)
+        )
+        record["neurons_note"] = (
+            f"N(eps) with d = {d} (the construction's rank, T(d) <= eps/2; the smallest such "
+            "d may be smaller): units that suffice for L2(mu x mu) error <= eps; the witness "
+            "reaches sup error <= eps with witness_neurons"
+        )
+    else:
+        record["neurons_at_eps"] = None
+        record["neurons_note"] = (
+            f"tau = {tau!r} > eps/2: L4-neurons needs tau(d) <= eps/2 at the construction's rank"
+        )
+    return record
+
+
+def _lemma_bounds(
+    decomposition: MercerDecomposition,
+    phi: MLP,
+    eps: float,
+    proven: float | None,
+    *,
+    construction: UniformTail | None = None,
+) -> dict[str, Any]:
+    """The theory's figures beside the witness's (the report's headline ratios).
+
+    ``construction`` is the certified tail of the reference Nystrom features when the
+    witness was built by THEORY.md's construction: L4 is then evaluated with their
+    Barron constants (:func:`_l4_construction`); otherwise it is recorded as unknown.
+    """
     out: dict[str, Any] = {
         "L6": {
             "statement": "a model with sup error <= e needs m >= min{m : tau(m) <= e} features",
@@ -79,12 +276,14 @@ def _lemma_bounds(
             "witness_features": phi.output_dim,
             "note": "tau from the quadrature spectrum (an estimate of the operator's spectrum)",
         },
-        "L4": {
-            "value": None,
-            "missing": ["Barron constants C_i of the eigenfunctions under this measure"],
-            "note": "the uniform-measure eigenfunctions on a box have no closed-form Fourier data",
-        },
     }
+    if construction is None:
+        out["L4"] = _l4_unknown(
+            "L4 is evaluated for method='construction' (one network per Nystrom feature, "
+            "whose Barron constants certify bounds); this witness was fitted directly"
+        )
+    else:
+        out["L4"] = _l4_construction(decomposition, construction, phi, eps, proven)
     if proven is not None:
         m_min = _min_features(decomposition, proven)
         out["L6"]["min_features_at_proven_error"] = m_min
@@ -213,7 +412,11 @@ def certify_symmetric(
             "eigenvalues": decomposition.eigenvalues[:10].tolist(),
         },
         "bounds": _lemma_bounds(
-            decomposition, phi, eps, cert.upper if cert.verdict == "HOLDS" else None
+            decomposition,
+            phi,
+            eps,
+            cert.upper if cert.verdict == "HOLDS" else None,
+            construction=tail if method == "construction" else None,  # L4's features
         ),
     }
     return dataclasses.replace(cert, method={**cert.method, **extra})

@@ -387,6 +387,43 @@ class NystromFeatures:
         return features
 
     @classmethod
+    def from_coefficients(
+        cls,
+        relation: Relation,
+        nodes: npt.ArrayLike,
+        coefficients: npt.ArrayLike,
+        *,
+        shrink: float | str = "auto",
+        note: str = "",
+    ) -> NystromFeatures:
+        """Nystrom features ``F(x) = r(x, nodes) @ (s C)`` from your own nodes and coefficients.
+
+        The shrink s is chosen as in :meth:`from_mercer` (``"auto"``: from a ball-arithmetic
+        bound on ``lambda_max(C^T K C)``, so that lemma L1' survives the rounding in C).
+
+        Examples
+        --------
+        >>> from certify.relations import Gaussian
+        >>> F = NystromFeatures.from_coefficients(Gaussian(0.5), [[0.0], [0.5]], np.eye(2) * 0.7)
+        >>> F.output_dim, 0.999 < F.shrink < 1.0
+        (2, True)
+        """
+        if not isinstance(relation, Relation):
+            raise InvalidInputError(
+                f"`relation` must be a certify Relation; got {describe(relation)}."
+            )
+        pts = as_points(nodes, "nodes", dim=relation.x_dim)
+        C = np.ascontiguousarray(np.asarray(coefficients, dtype=np.float64))
+        if C.ndim != 2 or C.shape[0] != pts.shape[0]:
+            raise InvalidInputError(
+                f"`coefficients` must have shape (n_nodes, m) = ({pts.shape[0]}, m); got "
+                f"shape {C.shape}."
+            )
+        source = note or f"{C.shape[1]} Nystrom features on {pts.shape[0]} nodes"
+        features, _ = _shrunk(relation, pts, C, shrink, None, source)
+        return features
+
+    @classmethod
     def from_sklearn(cls, nystroem: Any, *, shrink: float | str = "auto") -> NystromFeatures:
         """The features of a fitted ``sklearn.kernel_approximation.Nystroem`` (RBF kernel).
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from certify.spectral import certified_feature_tail, certified_uniform_tail, mer
 from certify.spectral.nystrom import NystromFeatures
 
 
-@lru_cache(maxsize=None)
+@cache
 def _features(dim: int, rank: int, measure: str = "uniform") -> NystromFeatures:
     box = "box:-1,1" if dim == 1 else "box:-1,1;-1,1"
     dec = mercer("gaussian:lengthscale=0.5", box, measure=measure, rank=max(rank, 15))
@@ -28,11 +28,15 @@ def _f_arb(F: NystromFeatures, x: np.ndarray) -> arb:
     with ctx.workprec(200):
         k = []
         for node in F.nodes:
-            s2 = sum(((arb(float(a)) - arb(float(b))) ** 2 for a, b in zip(x, node)), arb(0))
+            s2 = sum(
+                ((arb(float(a)) - arb(float(b))) ** 2 for a, b in zip(x, node, strict=True)), arb(0)
+            )
             k.append((-s2 / (2 * ell**2)).exp())
         total = arb(0)
         for i in range(F.output_dim):
-            Fi = sum((arb(float(c)) * kj for c, kj in zip(F.coefficients[:, i], k)), arb(0))
+            Fi = sum(
+                (arb(float(c)) * kj for c, kj in zip(F.coefficients[:, i], k, strict=True)), arb(0)
+            )
             total += Fi**2
         return 1 - total
 
@@ -47,7 +51,7 @@ def test_multi_index_tables():
         for a, b, s, mult in pairs:
             assert (alphas[a] + alphas[b] == betas[s]).all()
             assert mult == (1 if a == b else 2)
-        assert all(bool(e) == bool(np.all(t % 2 == 0)) for t, e in zip(betas, even))
+        assert all(bool(e) == bool(np.all(t % 2 == 0)) for t, e in zip(betas, even, strict=True))
 
 
 @pytest.mark.parametrize(("dim", "rank"), [(1, 9), (2, 30)])
