@@ -30,6 +30,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/gram.py
 	$(BIN)/python benchmarks/enclosure.py
+	$(BIN)/python benchmarks/features.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
