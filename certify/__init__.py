@@ -46,6 +46,7 @@ __all__ = [
     "ResidualMax",
     "SolverError",
     "__version__",
+    "certify_features",
     "certify_model",
     "check_psd",
     "enclose",
@@ -62,7 +63,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from certify.certificates import Budget, Certificate, certify_model, enclose, verify
+    from certify.certificates import (
+        Budget,
+        Certificate,
+        certify_features,
+        certify_model,
+        enclose,
+        verify,
+    )
     from certify.networks import MLP
     from certify.spectral import check_psd, mercer
 
@@ -70,6 +78,7 @@ _LAZY = {
     "MLP": "certify.networks",
     "Budget": "certify.certificates",
     "Certificate": "certify.certificates",
+    "certify_features": "certify.certificates",
     "certify_model": "certify.certificates",
     "enclose": "certify.certificates",
     "verify": "certify.certificates",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         FeatureGapFunction,
         ResidualFunction,
     )
-    from certify.certificates.model import certify_model
+    from certify.certificates.model import certify_features, certify_model
     from certify.certificates.record import (
         Certificate,
         Cover,
@@ -41,6 +41,7 @@ _LAZY = {
     "DiagonalResidualFunction": "functions",
     "FeatureGapFunction": "functions",
     "ResidualFunction": "functions",
+    "certify_features": "model",
     "certify_model": "model",
     "Certificate": "record",
     "Cover": "record",
@@ -70,6 +71,7 @@ __all__ = [
     "Sidecar",
     "as_json",
     "bibtex",
+    "certify_features",
     "certify_model",
     "check",
     "enclose",

@@ -51,7 +51,7 @@ from certify.relations.spec import parse_domain, parse_relation
 if TYPE_CHECKING:
     from certify.spectral.nystrom import NystromFeatures
 
-__all__ = ["certify_model", "load_network", "nystrom_witness"]
+__all__ = ["certify_features", "certify_model", "load_network", "nystrom_witness"]
 
 #: Tolerances every certificate of the engine records (see certify._kernels.interval).
 ENGINE_TOLERANCES: dict[str, Any] = {
@@ -267,6 +267,114 @@ def certify_model(
             "budget_boxes": budget_used.boxes,
             "budget_seconds": budget_used.seconds,
             **method,
+        },
+        seed=rng,
+    )
+
+
+def certify_features(
+    features: NystromFeatures,
+    domain: Domain | str,
+    *,
+    eps: float,
+    rel_gap: float = 0.05,
+    budget: Budget | None = None,
+    rng: int | None = 0,
+    progress: bool = True,
+) -> Certificate:
+    """Certify ``sup_{x, y in X} |r(x, y) - <F(x), F(y)>| <= eps`` for Nystrom features F.
+
+    Lemmas L1' and L1: the features are kernel sums ``F = r(., nodes) @ C``; when
+    ``G = C^T K C <= I`` (proven in ball arithmetic, :func:`certify.spectral.certify_l1_prime`)
+    the residual ``r - <F, F>`` is PSD, so its sup over X x X is the sup of the diagonal
+    ``r(x, x) - |F(x)|^2`` over X, which the engine encloses (with the Taylor-model form for
+    the Gaussian kernel). The certificate (route ``L1``, hypothesis justified by
+    ``nystrom-l1prime``) is re-checked by ``certify verify``, which re-proves ``G <= I``
+    itself. Use it for Mercer truncations (:meth:`NystromFeatures.from_mercer`),
+    scikit-learn's ``Nystroem`` (:meth:`NystromFeatures.from_sklearn`) or your own.
+
+    Parameters
+    ----------
+    features : NystromFeatures
+    domain : Box or str
+        X (the features' input dimension).
+    eps, rel_gap, budget, rng, progress
+        As in :func:`certify_model`.
+
+    Returns
+    -------
+    Certificate
+        HOLDS only when L1' is proven and the diagonal bound is <= eps; VIOLATED when a
+        diagonal point (x, x) has error > eps; otherwise UNKNOWN.
+
+    Raises
+    ------
+    InvalidInputError
+        Not NystromFeatures, a domain that is not a box or does not fit, eps <= 0.
+
+    Examples
+    --------
+    >>> from certify.spectral import NystromFeatures, mercer
+    >>> F = NystromFeatures.from_mercer(mercer("gaussian:lengthscale=0.5", "box:-1,1"), rank=8)
+    >>> cert = certify_features(F, "box:-1,1", eps=1e-3, progress=False)
+    >>> cert.verdict, cert.route, cert.lemmas
+    ('HOLDS', 'L1', ('L1', "L1'"))
+    """
+    from certify.spectral.nystrom import NystromFeatures, certify_l1_prime
+
+    if not isinstance(features, NystromFeatures):
+        raise InvalidInputError(
+            f"`features` must be certify.spectral.NystromFeatures; got "
+            f"{type(features).__name__} (for MLPs use certify_model)."
+        )
+    X = _box(parse_domain(domain), "domain")
+    if X.dim != features.input_dim:
+        raise InvalidInputError(
+            f"the features take points of dimension {features.input_dim} but the domain "
+            f"{X.spec!r} has dimension {X.dim}."
+        )
+    if not (isinstance(eps, (int, float, np.floating)) and float(eps) > 0):
+        raise InvalidInputError(f"`eps` must be a number > 0; got {eps!r}.")
+    eps = float(eps)
+    rel = features.relation
+    budget_used = budget if budget is not None else Budget()
+    check = certify_l1_prime(features)
+    fn = DiagonalResidualFunction(rel, features, X)
+    enc = enclose(fn, eps=eps, rel_gap=rel_gap, budget=budget_used, rng=rng, progress=progress)
+    upper = enc.upper if check.holds else math.inf
+    lower = enc.lower
+    verdict = verdict_of(lower, upper, eps) or "UNKNOWN"
+    point = np.asarray(enc.point, dtype=np.float64)
+    return Certificate(
+        verdict=verdict,
+        eps=eps,
+        lower=lower,
+        upper=upper,
+        witness_point=None if not lower > 0 else (tuple(point.tolist()), tuple(point.tolist())),
+        claim=f"sup over x, y in X of |r(x, y) - <phi(x), phi(y)>| <= {eps!r}",
+        instance=Instance(relation=rel.spec, x_domain=X.spec, y_domain=X.spec, measure=None),
+        witness={"phi": nystrom_witness(features)},
+        route="L1",
+        hypotheses=(Hypothesis(L1_HYPOTHESIS, {"kind": "nystrom-l1prime", "features": "phi"}),),
+        parts=(_part("residual_diagonal", fn, enc),),
+        theorem="T-S",
+        lemmas=("L1", "L1'"),
+        tolerances={**ENGINE_TOLERANCES, "rel_gap": rel_gap},
+        method={
+            "engine": "branch and bound on boxes, best-first",
+            "enclosure": (
+                "Taylor model of order 5"
+                if fn._taylor
+                else "mean-value form intersected with naive interval arithmetic"
+            ),
+            "budget_boxes": budget_used.boxes,
+            "budget_seconds": budget_used.seconds,
+            "features": features.note,
+            "l1_prime": {
+                "holds": check.holds,
+                "lambda_max_upper": check.lambda_max_upper,
+            },
+            **_stats(enc),
         },
         seed=rng,
     )

@@ -1,0 +1,63 @@
+"""certify_features: L1 certificates for Nystrom features (Mercer, sklearn, your own)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from certify.certificates import certify_features, verify
+from certify.errors import InvalidInputError
+from certify.relations import Laplace
+from certify.spectral import NystromFeatures, mercer
+
+
+@pytest.fixture(scope="module")
+def features():
+    return NystromFeatures.from_mercer(mercer("gaussian:lengthscale=0.5", "box:-1,1"), rank=8)
+
+
+def test_holds_confirms_and_bounds_a_dense_sample(features, tmp_path):
+    cert = certify_features(features, "box:-1,1", eps=1e-3, progress=False)
+    assert cert.verdict == "HOLDS" and cert.route == "L1"
+    g = np.linspace(-1, 1, 2001)[:, None]
+    P = features.forward(g)
+    assert np.max(np.abs(np.exp(-((g - g.T) ** 2) / 0.5) - P @ P.T)) <= cert.upper
+    assert verify(cert.save(tmp_path / "c.json"), progress=False).status == "CONFIRMED"
+
+
+def test_too_few_features_is_violated(features):
+    F = NystromFeatures.from_mercer(mercer("gaussian:lengthscale=0.5", "box:-1,1"), rank=4)
+    cert = certify_features(F, "box:-1,1", eps=1e-3, progress=False)
+    assert cert.verdict == "VIOLATED" and cert.lower > 1e-3 and cert.witness_point is not None
+
+
+def test_features_that_are_not_a_contraction_never_hold(features):
+    """Scaled-up coefficients make G = C^T K C > I: L1' fails, so no HOLDS whatever the diagonal."""
+    big = NystromFeatures(features.relation, features.nodes, features.coefficients * 1.01)
+    cert = certify_features(big, "box:-1,1", eps=0.5, progress=False)
+    assert cert.verdict != "HOLDS"
+
+
+def test_tampered_coefficient_is_caught(features, tmp_path):
+    cert = certify_features(features, "box:-1,1", eps=1e-3, progress=False)
+    path = cert.save(tmp_path / "c.json")
+    data = json.loads(path.read_text())
+    rows = data["witness"]["phi"]["coefficients"]
+    rows[3][0] = (float.fromhex(rows[3][0]) * 1.05).hex()  # (the L1' proof alone catching
+    # such a change, with a recomputed digest, is tested in test_nystrom_route.py)
+    path.write_text(json.dumps(data))
+    assert verify(path, progress=False).status != "CONFIRMED"
+
+
+def test_bad_input(features):
+    with pytest.raises(InvalidInputError, match="NystromFeatures"):
+        certify_features("F", "box:-1,1", eps=1e-3)
+    with pytest.raises(InvalidInputError, match="dimension"):
+        certify_features(features, "box:-1,1;-1,1", eps=1e-3)
+    with pytest.raises(InvalidInputError, match="eps"):
+        certify_features(features, "box:-1,1", eps=0.0)
+    lap = NystromFeatures.from_mercer(mercer(Laplace(1.0), "box:-1,1", rank=6), rank=3)
+    cert = certify_features(lap, "box:-1,1", eps=0.5, progress=False)  # mean-value path
+    assert cert.method["enclosure"].startswith("mean-value")
