@@ -48,6 +48,7 @@ __all__ = [
     "__version__",
     "certify_features",
     "certify_model",
+    "certify_symmetric",
     "check_psd",
     "enclose",
     "gram",
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
         Certificate,
         certify_features,
         certify_model,
+        certify_symmetric,
         enclose,
         verify,
     )
@@ -80,6 +82,7 @@ _LAZY = {
     "Certificate": "certify.certificates",
     "certify_features": "certify.certificates",
     "certify_model": "certify.certificates",
+    "certify_symmetric": "certify.certificates",
     "enclose": "certify.certificates",
     "verify": "certify.certificates",
     "mercer": "certify.spectral",

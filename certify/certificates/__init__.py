@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         Sidecar,
     )
     from certify.certificates.report import as_json, bibtex, latex_row, summary
+    from certify.certificates.symmetric import certify_symmetric
 
 _LAZY = {
     "CheckResult": "checker",
@@ -43,6 +44,7 @@ _LAZY = {
     "ResidualFunction": "functions",
     "certify_features": "model",
     "certify_model": "model",
+    "certify_symmetric": "symmetric",
     "Certificate": "record",
     "Cover": "record",
     "Hypothesis": "record",
@@ -73,6 +75,7 @@ __all__ = [
     "bibtex",
     "certify_features",
     "certify_model",
+    "certify_symmetric",
     "check",
     "enclose",
     "latex_row",

@@ -30,7 +30,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from certify.certificates.record import Certificate, Sidecar, canonical_json, format_bound
+from certify.certificates.record import (
+    NYSTROM_FORMAT,
+    Certificate,
+    Sidecar,
+    canonical_json,
+    format_bound,
+)
 
 __all__ = ["as_json", "bibtex", "latex_row", "network_summary", "summary"]
 
@@ -47,6 +53,17 @@ def network_summary(cert: Certificate, name: str) -> dict[str, Any]:
     """
     stored = cert.witness[name]
     net = _network(cert, name)
+    if net.get("format") == NYSTROM_FORMAT:
+        # kernel-sum features F = r(., nodes) @ C: one kernel unit per node
+        nodes, coef = net["nodes"], net["coefficients"]
+        return {
+            "name": name,
+            "activation": f"Nystrom features of {net['relation']}",
+            "widths": [len(nodes[0]) if nodes else 0, len(nodes), len(coef[0]) if coef else 0],
+            "neurons": len(nodes),
+            "sha256": hashlib.sha256(canonical_json(net).encode("ascii")).hexdigest(),
+            "source": "inline",
+        }
     weights = net["weights"]
     widths = [len(weights[0][0]), *(len(W) for W in weights)]
     if isinstance(stored, Sidecar):
@@ -101,10 +118,12 @@ def summary(cert: Certificate, *, result: Any = None) -> str:
     for name in cert.witness:
         s = network_summary(cert, name)
         arch = "-".join(str(w) for w in s["widths"])
-        nets.append(
-            f"{name} = {s['activation']} MLP {arch} ({s['neurons']} neurons, "
-            f"sha256 {s['sha256'][:16]}, {s['source']})"
+        kind = (
+            f"{s['activation']} {arch} ({s['neurons']} kernel units"
+            if s["activation"].startswith("Nystrom")
+            else f"{s['activation']} MLP {arch} ({s['neurons']} neurons"
         )
+        nets.append(f"{name} = {kind}, sha256 {s['sha256'][:16]}, {s['source']})")
     if cert.psi_is_phi:
         nets.append("psi = phi")
     lines.append("witness:   " + "; ".join(nets))

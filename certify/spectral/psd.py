@@ -170,7 +170,8 @@ def _validate(relation: Relation, domain: Domain) -> None:
         raise InvalidInputError(
             f"`relation` must be symmetric (r(x, y) = r(y, x)) for a PSD check; {relation.spec!r} "
             "does not claim symmetry, so no symmetric model <phi, phi> can represent it in the "
-            f"first place. Use certify_asymmetric (a <phi, psi> model) instead.{hint}"
+            "first place. Use an asymmetric model <phi, psi> instead (certify_model with a "
+            f"psi network, theorem T-A).{hint}"
         )
     if not domain.is_compact:
         raise InvalidInputError(
@@ -550,7 +551,8 @@ def check_psd(
     Raises
     ------
     InvalidInputError
-        A relation that does not claim symmetry (use ``certify_asymmetric``), a
+        A relation that does not claim symmetry (use an asymmetric <phi, psi> model:
+        ``certify_model`` with ``psi``), a
         non-compact domain, a dimension mismatch, or bad settings.
 
     Examples
@@ -690,7 +692,7 @@ def require_psd(
             f"Gram matrix at the {p} point(s) in `.points` has eigenvalue {res.eigenvalue:.3e} "
             f"(enclosed in [{lo:.3e}, {hi:.3e}]), so no <phi, phi> model gets below sup error "
             f"{res.l7_bound:.3e} (L7: gamma / p with gamma >= {res.gamma:.3e}, p = {p}). Use "
-            "certify_asymmetric (a <phi, psi> model) for indefinite relations.",
+            "an asymmetric <phi, psi> model (certify_model with psi) for indefinite relations.",
             points=res.points,
             eigenvalue=res.eigenvalue_enclosure,
         )
