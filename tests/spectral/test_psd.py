@@ -279,7 +279,7 @@ def test_require_psd_raises_with_the_witness_attached():
     lo, hi = err.eigenvalue
     assert lo <= -2.0 <= hi
     message = str(err)
-    assert "L7" in message and "certify_asymmetric" in message and "<phi, phi>" in message
+    assert "L7" in message and "certify_model with psi" in message and "<phi, phi>" in message
     assert "2 point(s)" in message and "1.000e+00" in message
 
 
@@ -290,7 +290,7 @@ def test_require_psd_passes_through_no_counterexample():
 
 # --- bad input -------------------------------------------------------------------------------
 def test_non_symmetric_relation_is_rejected():
-    with pytest.raises(InvalidInputError, match=r"must be symmetric.*certify_asymmetric"):
+    with pytest.raises(InvalidInputError, match=r"must be symmetric.*certify_model with a psi"):
         check_psd("expr:sin(x0 - 2*y0)", "box:-1,1")
 
 
