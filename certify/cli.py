@@ -246,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     sym.add_argument("kernel", help="kernel spec, e.g. gaussian:lengthscale=0.5")
     sym.add_argument("--domain", required=True, help="a box spec such as box:-1,1")
     sym.add_argument("--eps", type=float, required=True, help="target sup error")
-    sym.add_argument("--method", choices=["direct", "construction"], default="direct")
+    sym.add_argument(
+        "--method", choices=["direct", "construction", "interpolation"], default="direct"
+    )
     sym.add_argument("--measure", default="uniform", help="measure of the Mercer data")
     sym.add_argument("--rel-gap", type=float, default=0.05, help="stop at u/l - 1 <= this")
     sym.add_argument("--max-boxes", type=int, default=200_000, help="box budget")

@@ -6,6 +6,10 @@ construction: certified Nystrom features F_d (L1' proves r - <F, F> PSD, so L1 b
 truncation by the diagonal tail T(d)), one tanh block per feature, and L2's bound
 T(d) + 2 sqrt(kappa) Delta + Delta^2 assembled from three enclosures over X; the independent
 checker re-proves everything in ball arithmetic.
+
+Second instance: Matern 3/2 (lengthscale 1, the kernel's default) on [-1, 1] at 1e-3, with
+the exact ReLU interpolation witness (``method="interpolation"``: <phi, phi> is the
+bilinear interpolant of k on uniform knots) certified by the direct route over X x X.
 """
 
 from __future__ import annotations
@@ -60,4 +64,23 @@ def test_l6_lower_bound_is_below_the_witness(gaussian_certificate):
     print(
         f"L6: >= {l6['min_features_at_proven_error']} features needed at the proven error; "
         f"the witness has {l6['witness_features']}"
+    )
+
+
+def test_ts_matern32_interpolation_at_1e3(tmp_path):
+    """T-S for Matern 3/2 on [-1, 1] at eps = 1e-3: ReLU interpolation witness, direct route."""
+    cert = certify_symmetric(
+        "matern32", "box:-1,1", eps=1e-3, method="interpolation", progress=False
+    )
+    assert cert.verdict == "HOLDS" and cert.route == "direct" and cert.upper <= 1e-3
+    phi = certify.MLP.from_dict(cert.network("phi"))
+    rel = certify.parse_relation("matern32")
+    assert sampled_sup_error(rel, certify.parse_domain("box:-1,1"), phi) <= cert.upper
+    result = verify(cert.save(tmp_path / "ts_matern32.json"), progress=False)
+    assert result.status == "CONFIRMED", result.reason
+    knots = cert.method["witness"]["knots"]
+    print(
+        f"T-S certified: matern32 on [-1,1], ReLU interpolant on {knots['count']} knots, "
+        f"{phi.n_neurons} neurons, {phi.output_dim} features, sup error <= {cert.upper:.3e} "
+        f"<= 1e-3 (sha256 {cert.sha256[:12]})"
     )

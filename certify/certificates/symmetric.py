@@ -10,7 +10,11 @@ witness network and certifies it:
   certified uniform tail T(d) <= eps / 4 (Nystrom features, lemmas L1 and L1'); one tanh
   block per feature is fitted and widened until the sampled Delta leaves room for eps;
   certified through lemma L2 (route L2S: three enclosures over X alone, which is what
-  makes 2-D domains tractable). The certificate records, beside the
+  makes 2-D domains tractable).
+* ``method="interpolation"`` (intervals only): the exact ReLU network of the bilinear
+  interpolant on a knot grid (:func:`~certify.networks.builders.build_interpolation`);
+  the knot count is doubled, then bisected, until a sampled error (an estimate) is below
+  eps / 2; certified by the direct route on X x X. The certificate records, beside the
 achieved figures, the lemma bounds the theory gives for the same instance: the
 Eckart-Young lower bound of L6 on the feature dimension, and L4's bound where its
 constants are known (otherwise the missing constants are listed, never guessed).
@@ -34,7 +38,7 @@ from certify.certificates.enclosure import Budget
 from certify.certificates.model import certify_model
 from certify.certificates.record import Certificate
 from certify.errors import InvalidInputError
-from certify.networks.builders import build_construction, fit_direct
+from certify.networks.builders import build_construction, build_interpolation, fit_direct
 from certify.networks.mlp import MLP
 from certify.relations.base import Relation
 from certify.relations.domains import Box, Domain
@@ -47,7 +51,7 @@ from certify.spectral.psd import require_psd
 
 __all__ = ["certify_symmetric", "sampled_sup_error"]
 
-METHODS = ("direct", "construction")
+METHODS = ("direct", "construction", "interpolation")
 _DIRECT_SIZES = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 _CONSTRUCTION_WIDTHS = (2, 4, 8, 16, 32, 64)
 
@@ -327,8 +331,9 @@ def certify_symmetric(
     domain : Box or str
     eps : float
         Target sup error, > 0.
-    method : {"direct", "construction"}, default="direct"
-        How the witness is built (see the module docstring).
+    method : {"direct", "construction", "interpolation"}, default="direct"
+        How the witness is built (see the module docstring); "interpolation" needs a 1-D
+        box.
     measure : str, default="uniform"
         The measure of the Mercer decomposition (used by the construction and by L6).
     rel_gap, budget, rng, progress
@@ -350,6 +355,11 @@ def certify_symmetric(
         raise InvalidInputError(f"`method` must be one of {', '.join(METHODS)}; got {method!r}.")
     if not isinstance(dom, Box):
         raise InvalidInputError(f"`domain` must be a box for the certificate; got {dom.spec!r}.")
+    if method == "interpolation" and dom.dim != 1:
+        raise InvalidInputError(
+            f"method 'interpolation' needs a 1-D box (an interval such as 'box:-1,1'); got "
+            f"{dom.spec!r} of dimension {dom.dim}. Use method 'construction' or 'direct'."
+        )
     if not rel.symmetric:
         raise InvalidInputError(
             f"{rel.spec!r} is not symmetric: theorem T-S is about <phi, phi>; use certify_model "
@@ -368,6 +378,20 @@ def certify_symmetric(
             phi = net
             if err <= eps / 2:
                 break
+    elif method == "interpolation":
+        # The exact ReLU form of the bilinear interpolant on uniform knots; the knot count
+        # is the builder's deterministic rule (sampled sup error <= eps / 2).
+        interpolant = build_interpolation(rel, dom, eps=eps)
+        selected = {
+            "n_knots": interpolant.n_knots,
+            "rank": interpolant.rank,
+            "factorization": interpolant.factorization,
+            "sampled_sup_error": interpolant.sampled_sup_error,
+            "selected": True,
+        }
+        tried.extend(interpolant.tried)
+        tried.append(selected)  # the search bisects: the last grid tried need not be the one
+        phi = interpolant.network
     else:
         # THEORY.md's construction with lemma L2 (symmetric form): the certified Nystrom
         # features F_d with T(d) <= eps / 4 (lemmas L1 and L1'), then one tanh block per
@@ -387,7 +411,7 @@ def certify_symmetric(
             if built.delta_sampled <= delta_target / 2:
                 break
     assert phi is not None
-    if method == "direct":
+    if method in ("direct", "interpolation"):
         cert = certify_model(
             rel, dom, phi, eps=eps, rel_gap=rel_gap, budget=budget, rng=rng, progress=progress
         )
@@ -396,13 +420,30 @@ def certify_symmetric(
             rel, dom, phi, eps=eps, rel_gap=rel_gap, budget=budget, rng=rng, progress=progress,
             route="L2S", reference=reference,
         )  # fmt: skip
+    witness: dict[str, Any] = {
+        "builder": {
+            "direct": "fit_direct",
+            "construction": "build_construction",
+            "interpolation": "build_interpolation",
+        }[method],
+        "tried": tried,
+        "note": "sampled_sup_error values are estimates on a grid; the certificate decides",
+    }
+    if method == "interpolation":
+        witness["knots"] = {
+            "count": interpolant.n_knots,
+            "lower": float(interpolant.knots[0]),
+            "upper": float(interpolant.knots[-1]),
+            "spacing": interpolant.spacing,
+            "rule": "uniform; cells doubled from 8, then bisected, until the sampled sup "
+            "error (801-point grid plus cell midpoints) is <= eps / 2",
+        }
+        witness["factorization"] = interpolant.factorization
+        witness["features"] = interpolant.rank
+        witness["truncation_tail"] = interpolant.truncation_tail
     extra = {
         "pipeline": "certify_symmetric",
-        "witness": {
-            "builder": "fit_direct" if method == "direct" else "build_construction",
-            "tried": tried,
-            "note": "sampled_sup_error values are estimates on a grid; the certificate decides",
-        },
+        "witness": witness,
         "psd": check.status,
         "mercer": {
             "measure": decomposition.measure.spec

@@ -1,6 +1,6 @@
 """Witness builders: networks phi with <phi(x), phi(y)> close to a symmetric relation.
 
-Three builders, all deterministic given ``rng``:
+Four builders:
 
 - :func:`fit_random_features`: a one-hidden-layer tanh network whose hidden layer
   is random and whose output layer is fitted by least squares on a sample, so that
@@ -12,9 +12,14 @@ Three builders, all deterministic given ``rng``:
 - :func:`fit_direct` (and :func:`fit_direct_record`): L-BFGS-B on every weight of
   ``phi`` for the quadrature estimate of ``||r - <phi, phi>||^2_{L2(mu x mu)}``,
   with an analytic gradient, started from :func:`fit_random_features`.
+- :func:`build_interpolation` (1-D boxes): no fitting at all. The bilinear interpolant
+  of ``r`` on a knot grid is ``<phi(x), phi(y)>`` for ``phi = S hat`` with
+  ``S^T S = K`` (the Gram matrix at the knots), and the hat functions are exact
+  combinations of ReLU units, so ``phi`` is exactly a one-hidden-layer ReLU MLP.
 
 A witness is a proposal; only a certificate decides how good it is. Every error
-recorded here is a SAMPLED ESTIMATE and is labelled so.
+recorded here is a SAMPLED ESTIMATE and is labelled so. All builders but
+:func:`build_interpolation` are deterministic given ``rng``; it has no randomness.
 """
 
 from __future__ import annotations
@@ -29,11 +34,11 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from certify._validation import check_finite_array, check_int, check_positive, check_real, describe
-from certify.errors import InvalidInputError
+from certify.errors import InvalidInputError, NotPSDError
 from certify.networks.mlp import MLP
 from certify.relations.base import Relation
 from certify.relations.domains import Box, Domain
-from certify.relations.evaluation import gram
+from certify.relations.evaluation import gram, residual_max
 from certify.relations.measures import Measure, RNGLike, as_generator
 from certify.relations.quadrature import quadrature
 from certify.relations.spec import parse_domain, parse_relation
@@ -42,8 +47,10 @@ from certify.spectral.mercer import MercerDecomposition
 __all__ = [
     "ConstructionResult",
     "DirectFit",
+    "InterpolationResult",
     "allocate_widths",
     "build_construction",
+    "build_interpolation",
     "fit_direct",
     "fit_direct_record",
     "fit_random_features",
@@ -777,3 +784,405 @@ def fit_direct(
         weight_scale=weight_scale,
         ridge=ridge,
     ).network
+
+
+# ------------------------------------------------------------- interpolation (1-D boxes)
+
+_FACTORIZATIONS = ("auto", "eigh", "hierarchical")
+#: The knot search starts with this many intervals and doubles.
+_INTERP_START = 8
+#: The knot search accepts a grid once its sampled sup error is <= eps times this.
+_INTERP_ERROR_FRACTION = 0.5
+#: The automatic rank keeps the truncation's diagonal tail <= eps times this.
+_INTERP_TAIL_FRACTION = 1.0 / 16.0
+#: Uniform check points of the sampled error (the cell midpoints are added to them).
+_INTERP_N_CHECK = 801
+
+
+@dataclass(frozen=True, eq=False)
+class InterpolationResult:
+    """The exact ReLU interpolation witness of :func:`build_interpolation`, with its record.
+
+    Attributes
+    ----------
+    network : MLP
+        ``phi : R -> R^rank``, ReLU, ``1 -> n_knots - 1 -> rank``. On the domain,
+        ``<phi(x), phi(y)> = hat(x)^T S^T S hat(y)`` exactly (up to float rounding) with
+        ``hat`` the hat functions of ``knots``; ``S^T S = K`` unless features were dropped.
+    knots : ndarray of shape (n_knots,)
+        ``t_0 = a < t_1 < ... < t_M = b``, uniform.
+    factorization : {"eigh", "hierarchical"}
+        How ``S`` was obtained from ``K = r(knots, knots)`` (see :func:`build_interpolation`).
+    rank : int
+        Features kept (``network.output_dim``).
+    truncation_tail : float
+        A float estimate of ``max_j |(K - S^T S)_jj|`` (absolute eigenvalues of the dropped
+        part for "eigh", the Schur complement left by skipped pivots for "hierarchical").
+        When ``K - S^T S`` is PSD it bounds what dropping features adds to the sup error,
+        as ``hat`` takes convex weights.
+    sampled_sup_error : float
+        ESTIMATE (a sampled maximum, a lower bound of the sup) of
+        ``sup |r(x, y) - <phi(x), phi(y)>|`` over the product of the check points.
+    n_check_points : int
+        The check points: a uniform grid of 801 points plus every cell midpoint (where the
+        error of kernels with a kink at x = y, such as min(x, y), peaks).
+    tried : tuple of dict
+        Every grid tried, in order: ``n_knots``, ``rank``, ``factorization`` and
+        ``sampled_sup_error`` (estimates).
+    kernel_spec, domain_spec : str
+        The instance.
+    """
+
+    network: MLP
+    knots: FloatArray
+    factorization: str
+    rank: int
+    truncation_tail: float
+    sampled_sup_error: float
+    n_check_points: int
+    tried: tuple[dict[str, Any], ...]
+    kernel_spec: str
+    domain_spec: str
+
+    @property
+    def n_knots(self) -> int:
+        """Knots, ends included (``M + 1`` for ``M`` cells)."""
+        return int(self.knots.size)
+
+    @property
+    def spacing(self) -> float:
+        """Knot spacing ``w = (b - a) / M``."""
+        return float((self.knots[-1] - self.knots[0]) / (self.knots.size - 1))
+
+    @property
+    def n_neurons(self) -> int:
+        """Hidden ReLU units (``M``: one per interior knot and one linear unit)."""
+        return self.network.n_neurons
+
+
+def _interpolation_knots(dom: Box, n_intervals: int) -> FloatArray:
+    a, b = float(dom.lower[0]), float(dom.upper[0])
+    t = a + (b - a) * (np.arange(n_intervals + 1, dtype=np.float64) / n_intervals)
+    t[0], t[-1] = a, b
+    if not np.all(np.diff(t) > 0):
+        raise InvalidInputError(
+            f"`n_knots` = {n_intervals + 1} is too many for {dom.spec!r}: the knots are not "
+            "distinct floats."
+        )
+    return t
+
+
+def _eigh_factor(K: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Eigenpairs of K, largest first, and ``tails[d] = max_j sum_{i >= d} |lam_i| U_ji^2``."""
+    lam, U = np.linalg.eigh(K)
+    lam, U = lam[::-1], U[:, ::-1]
+    contrib = np.abs(lam)[None, :] * U**2
+    tails = np.append(np.max(np.cumsum(contrib[:, ::-1], axis=1)[:, ::-1], axis=0), 0.0)
+    return lam, U, tails
+
+
+def _auto_rank(lam: FloatArray, tails: FloatArray, eps: float | None) -> int:
+    """Positive eigenvalues above round-off; with eps, the fewest with tail <= eps / 16."""
+    n = lam.size
+    positive = max(int(np.sum(lam > n * _EPS * max(float(lam[0]), 0.0))), 1)
+    if eps is None:
+        return positive
+    ok = np.flatnonzero(tails[1 : positive + 1] <= eps * _INTERP_TAIL_FRACTION)
+    return int(ok[0]) + 1 if ok.size else positive
+
+
+def _hierarchical_order(n_intervals: int) -> list[int]:
+    """Knot indices coarse to fine: both ends, then midpoints of index ranges, level by level."""
+    order = [0, n_intervals]
+    level = [(0, n_intervals)]
+    while level:
+        finer = []
+        for lo, hi in level:
+            if hi - lo >= 2:
+                mid = (lo + hi) // 2
+                order.append(mid)
+                finer += [(lo, mid), (mid, hi)]
+        level = finer
+    return order
+
+
+def _hierarchical_factor(K: FloatArray) -> tuple[FloatArray, float]:
+    """``S`` with ``S^T S ~ K``: Cholesky of K in coarse-to-fine knot order.
+
+    Pivots at or below round-off (``n eps max K_jj``) are skipped: that knot gets no
+    feature and its row of the Schur complement is dropped. The second value is the
+    largest skipped pivot, ``max_j |(K - S^T S)_jj|`` up to round-off. For the Brownian
+    kernel this is Levy's construction: the features are x and the Schauder tents, each
+    tent with compact support.
+    """
+    n = K.shape[0]
+    order = np.array(_hierarchical_order(n - 1))
+    A = K[np.ix_(order, order)]
+    tol = n * _EPS * max(float(np.max(np.diag(K))), 0.0)
+    keep = np.diag(A) > tol
+    try:  # fast path: skip the knots with a zero diagonal (t = 0 for min(x, y)) up front
+        L = np.linalg.cholesky(A[np.ix_(keep, keep)])
+        S = np.zeros((int(keep.sum()), n))
+        S[:, order[keep]] = L.T
+        skipped = np.diag(A)[~keep]
+    except np.linalg.LinAlgError:  # a pivot vanished on the way: skip it there
+        A = A.copy()
+        rows, dropped = [], []
+        for p in range(n):
+            d = A[p, p]
+            if not d > tol:
+                dropped.append(d)
+                A[p, :] = 0.0
+                A[:, p] = 0.0
+                continue
+            col = A[p:, p] / np.sqrt(d)
+            A[p:, p:] -= np.outer(col, col)
+            row = np.zeros(n)
+            row[order[p:]] = col
+            rows.append(row)
+        S = np.array(rows) if rows else np.zeros((1, n))
+        skipped = np.array(dropped)
+    return S, float(np.max(np.abs(skipped))) if skipped.size else 0.0
+
+
+def _relu_interpolant(S: FloatArray, knots: FloatArray) -> MLP:
+    """The MLP with ``phi(x) = S hat(x)`` on [knots[0], knots[-1]] (see build_interpolation)."""
+    a, b = float(knots[0]), float(knots[-1])
+    slopes = np.diff(S, axis=1) / np.diff(knots)  # (d, M): slope of phi on cell j
+    changes = np.diff(slopes, axis=1)  # (d, M - 1): slope change at t_1, ..., t_{M-1}
+    inner = knots[1:-1]
+    sign = np.where(inner <= 0.5 * (a + b), 1.0, -1.0)
+    # phi(x) = S_0 + slope_0 (x - a) + sum_j change_j relu(x - t_j) on [a, b]. Past the
+    # midpoint, relu(x - t) = relu(t - x) + (x - a) - (t - a): each unit is inactive on at
+    # most half of the domain. And x - a = L(x) - (b0 + a) with the always-active unit
+    # L(x) = relu(x + b0), b0 = (b - a) - a (kink at a - (b - a), outside the domain).
+    neg = np.flatnonzero(sign < 0)
+    beta = slopes[:, 0].copy()
+    if neg.size:
+        beta += slopes[:, -1] - slopes[:, neg[0]]  # sum of the turned-around changes
+    alpha = S[:, 0] - changes[:, neg] @ (inner[neg] - a)
+    b0 = (b - a) - a
+    W0 = np.concatenate([[1.0], sign])[:, None]
+    bias0 = np.concatenate([[b0], -sign * inner])
+    A = np.hstack([beta[:, None], changes])
+    return MLP([W0, A], [bias0, alpha - beta * (b0 + a)], activation="relu")
+
+
+def _interpolation_candidate(
+    rel: Relation,
+    dom: Box,
+    n_intervals: int,
+    *,
+    eps: float | None,
+    rank: int | None,
+    factorization: str,
+) -> tuple[MLP, FloatArray, str, int, float, float, int]:
+    """One grid: (network, knots, factorization, rank, tail, sampled error, check points)."""
+    knots = _interpolation_knots(dom, n_intervals)
+    K = gram(rel, knots[:, None])
+    K = 0.5 * (K + K.T)
+    n = K.shape[0]
+    lam, U, tails = _eigh_factor(K)
+    if lam[-1] < -1e3 * n * _EPS * max(float(lam[0]), _EPS):
+        raise NotPSDError(
+            f"`kernel` {rel.spec!r} is not positive semidefinite on {dom.spec!r}: its Gram "
+            f"matrix at the {n} knots has eigenvalue {lam[-1]:.3e} (a float estimate), so no "
+            "<phi, phi> model interpolates it. certify.spectral.require_psd certifies such "
+            "counterexamples (lemma L7).",
+            points=knots[:, None],
+            eigenvalue=float(lam[-1]),
+        )
+    d = min(rank, n) if rank is not None else _auto_rank(lam, tails, eps)
+    used = factorization
+    if used == "auto":
+        used = "eigh" if rank is not None or 2 * d <= n else "hierarchical"
+    if used == "eigh":
+        S = np.sqrt(np.clip(lam[:d], 0.0, None))[:, None] * U[:, :d].T
+        dropped = np.abs(lam - np.concatenate([np.clip(lam[:d], 0.0, None), np.zeros(n - d)]))
+        tail = float(np.max((U**2) @ dropped))
+    else:
+        S, tail = _hierarchical_factor(K)
+    net = _relu_interpolant(S, knots)
+    a, b = float(dom.lower[0]), float(dom.upper[0])
+    X = np.unique(
+        np.concatenate([np.linspace(a, b, _INTERP_N_CHECK), 0.5 * (knots[:-1] + knots[1:])])
+    )[:, None]
+    P = net(X)
+    err = residual_max(rel, X, X, P, P).value
+    return net, knots, used, int(S.shape[0]), tail, err, int(X.shape[0])
+
+
+def build_interpolation(
+    kernel: Relation | str,
+    domain: Domain | str,
+    *,
+    eps: float | None = None,
+    n_knots: int | None = None,
+    rank: int | None = None,
+    factorization: str = "auto",
+    max_knots: int = 4097,
+) -> InterpolationResult:
+    """An exact ReLU witness for T-S on an interval: the bilinear interpolant of the kernel.
+
+    On ``[a, b]`` with uniform knots ``t_0 = a < ... < t_M = b`` (spacing ``w``) and hat
+    functions ``hat_j``, the bilinear interpolant of ``r`` is
+    ``r_h(x, y) = sum_jk hat_j(x) K_jk hat_k(y)`` with ``K = r(t, t)`` (PSD). For
+    ``phi(x) = S hat(x)`` with ``S^T S = K``, ``<phi(x), phi(y)> = r_h(x, y)``. Each hat is a
+    combination of ``relu(+-(x - t_j))`` and an affine part, so ``phi`` is EXACTLY a
+    one-hidden-layer ReLU MLP with ``M`` hidden units: one per interior knot (oriented
+    so that it is inactive on at most half the domain, which keeps the enclosure engine's
+    Jacobians cheap) and one always-active unit ``relu(x - a + (b - a))`` carrying the
+    affine part. Nothing here has to be trusted: the certificate is computed on the
+    network (:func:`certify.certify_symmetric`, ``method="interpolation"``).
+
+    The error ``r - r_h`` is that of bilinear interpolation: ``O(w^2 |D^2 r|)`` for smooth
+    kernels; for min(x, y) (Brownian motion) it is ``s (1 - s) w`` on the diagonal (``s``
+    the position in the cell), so exactly ``w / 4`` at diagonal cell centres.
+
+    ``S`` comes from ``K`` by one of two factorizations:
+
+    - ``"eigh"``: ``S = diag(sqrt(lambda)) U^T`` of the ``rank`` largest eigenpairs.
+      Dropping eigenpairs changes the interpolant by at most
+      ``max_j sum_{i > rank} |lambda_i| U_ji^2`` (``truncation_tail``), since ``hat(x)``
+      holds convex weights. Few features for smooth kernels.
+    - ``"hierarchical"``: Cholesky of ``K`` with the knots ordered coarse to fine (ends,
+      midpoint, quarter points, ...), pivots at round-off skipped. No truncation. For
+      Markov kernels such as min(x, y) the features have compact support (Levy's
+      construction: Schauder tents), which keeps interval enclosures of the residual
+      tight away from the diagonal.
+    - ``"auto"``: ``"eigh"`` when ``rank`` is given or the automatic rank keeps at most
+      half of the knots as features, otherwise ``"hierarchical"``.
+
+    Parameters
+    ----------
+    kernel : Relation or str
+        A symmetric PSD relation on 1-D points (``"brownian"``, ``"matern32"``, ...).
+    domain : Box or str
+        An interval, a 1-D box such as ``"box:-1,1"``.
+    eps : float, optional
+        Target sup error, > 0. Without ``n_knots``, the number of cells ``M`` is chosen by
+        a deterministic rule: ``M = 8, 16, 32, ...`` until the sampled sup error is
+        ``<= eps / 2``, then a bisection between the last two ``M`` (to a resolution of
+        ``M / 16``) for the smallest that passes. With ``rank=None`` it also sets the
+        automatic rank: the fewest eigenpairs with ``truncation_tail <= eps / 16``.
+    n_knots : int, optional
+        Fixed number of knots ``M + 1 >= 2`` (no search). One of ``eps`` and ``n_knots``
+        is required.
+    rank : int, optional
+        Features kept by ``"eigh"`` (capped at ``n_knots``); default automatic (see
+        ``eps``; without eps, every eigenvalue above round-off ``n_knots eps(float64)
+        lambda_max``).
+    factorization : {"auto", "eigh", "hierarchical"}, default="auto"
+    max_knots : int, default=4097
+        The search stops before exceeding it and returns its last grid (whose sampled
+        error then exceeds eps / 2).
+
+    Returns
+    -------
+    InterpolationResult
+        ``network`` (``1 -> M -> rank``, ReLU), ``knots``, ``factorization``, ``rank``,
+        ``truncation_tail``, ``sampled_sup_error`` (an ESTIMATE), ``tried``.
+
+    Raises
+    ------
+    InvalidInputError
+        A non-symmetric relation, a domain that is not a 1-D box, neither ``eps`` nor
+        ``n_knots``, bad values, ``rank`` with ``factorization="hierarchical"``.
+    NotPSDError
+        The Gram matrix at the knots has a clearly negative eigenvalue (a float estimate).
+
+    Examples
+    --------
+    >>> res = build_interpolation("brownian", "box:0,1", n_knots=5)
+    >>> res.network.layer_sizes, res.factorization  # no feature for t_0 = 0: min(0, y) = 0
+    ((1, 4, 4), 'hierarchical')
+    >>> x = np.array([0.125])  # the centre of the first diagonal cell: error w / 4
+    >>> phi_x = res.network(x)[0]
+    >>> bool(abs(0.125 - phi_x @ phi_x - 0.25 / 4) < 1e-14)
+    True
+    >>> res = build_interpolation("matern32", "box:-1,1", eps=1e-3)  # smooth: few features
+    >>> res.n_knots, res.rank, res.factorization, res.sampled_sup_error <= 1e-3 / 2
+    (81, 25, 'eigh', True)
+    >>> [t["n_knots"] for t in res.tried]  # doubling, then bisection to M / 16
+    [9, 17, 33, 65, 129, 97, 81, 73, 77]
+    """
+    rel, dom = _symmetric_box(kernel, domain)
+    if dom.dim != 1:
+        raise InvalidInputError(
+            f"`domain` must be a 1-D box (an interval such as 'box:-1,1'): the hat functions "
+            f"and ReLU knots live on a line; got {dom.spec!r} of dimension {dom.dim}."
+        )
+    if rel.x_dim not in (None, 1):
+        raise InvalidInputError(
+            f"`kernel` must take 1-D points on an interval; {rel.spec!r} takes points of "
+            f"dimension {rel.x_dim}."
+        )
+    eps_ = None if eps is None else check_positive(eps, "eps", what="target sup error")
+    if eps_ is None and n_knots is None:
+        raise InvalidInputError(
+            "Give `eps` (the knot count is then chosen by the sampled-error rule) or "
+            "`n_knots`; got neither."
+        )
+    if not isinstance(factorization, str) or factorization not in _FACTORIZATIONS:
+        raise InvalidInputError(
+            f"`factorization` must be one of {list(_FACTORIZATIONS)}; got "
+            f"{describe(factorization)}."
+        )
+    if rank is not None:
+        rank = check_int(rank, "rank", minimum=1, what="features kept")
+        if factorization == "hierarchical":
+            raise InvalidInputError(
+                "`rank` truncates an eigendecomposition; factorization='hierarchical' keeps "
+                "every knot. Use factorization='eigh' (or 'auto') with `rank`."
+            )
+    max_knots = check_int(max_knots, "max_knots", minimum=2)
+    opts: dict[str, Any] = {"eps": eps_, "rank": rank, "factorization": factorization}
+    tried: list[dict[str, Any]] = []
+
+    def attempt(n_intervals: int) -> tuple[MLP, FloatArray, str, int, float, float, int]:
+        cand = _interpolation_candidate(rel, dom, n_intervals, **opts)
+        tried.append(
+            {
+                "n_knots": n_intervals + 1,
+                "rank": cand[3],
+                "factorization": cand[2],
+                "sampled_sup_error": cand[5],
+            }
+        )
+        return cand
+
+    if n_knots is not None:
+        n_knots = check_int(n_knots, "n_knots", minimum=2, what="knots, both ends included")
+        if n_knots > max_knots:
+            raise InvalidInputError(f"`n_knots` must be <= max_knots = {max_knots}; got {n_knots}.")
+        best = attempt(n_knots - 1)
+    else:
+        assert eps_ is not None  # checked above
+        target = eps_ * _INTERP_ERROR_FRACTION
+        m = max(1, min(_INTERP_START, max_knots - 1))
+        best = attempt(m)
+        while best[5] > target and 2 * m + 1 <= max_knots:
+            m *= 2
+            best = attempt(m)
+        if best[5] <= target and m > _INTERP_START:
+            lo, hi = m // 2, m  # lo failed, hi passed: bisect for a smaller passing M
+            while hi - lo > max(1, hi // 16):
+                mid = (lo + hi) // 2
+                cand = attempt(mid)
+                if cand[5] <= target:
+                    hi, best = mid, cand
+                else:
+                    lo = mid
+    net, knots, used, d, tail, err, n_check = best
+    return InterpolationResult(
+        network=net,
+        knots=_readonly(knots),
+        factorization=used,
+        rank=d,
+        truncation_tail=tail,
+        sampled_sup_error=err,
+        n_check_points=n_check,
+        tried=tuple(tried),
+        kernel_spec=rel.spec,
+        domain_spec=dom.spec,
+    )
