@@ -270,3 +270,25 @@ def test_infinite_ends_never_shrink_a_product():
     assert lo <= 0.0 <= hi
     lo, hi = _binary(3, 1.0, np.inf, 2.0, np.inf)  # [1, inf] / [2, inf] = [0, inf]
     assert lo <= 0.0 and hi == np.inf
+
+
+@numba.njit
+def _iscale(c, alo, ahi):
+    return iv.iscale(c, alo, ahi)
+
+
+@given(
+    st.floats(-1e300, 1e300, allow_nan=False),
+    st.floats(-1e300, 1e300, allow_nan=False) | st.just(0.0),
+    st.floats(-1e300, 1e300, allow_nan=False) | st.just(0.0),
+)
+@settings(max_examples=300, deadline=None)
+def test_iscale_contains_the_exact_scaled_interval_and_keeps_zero_ends(c, a, b):
+    lo, hi = sorted((a, b))
+    out_lo, out_hi = _iscale(c, lo, hi)
+    with mpmath.workprec(2200):  # exact products of doubles
+        ends = [mpmath.mpf(c) * mpmath.mpf(lo), mpmath.mpf(c) * mpmath.mpf(hi)]
+        assert mpmath.mpf(out_lo) <= min(ends) and max(ends) <= mpmath.mpf(out_hi)
+    for end, exact in ((lo, out_lo if c >= 0 else out_hi), (hi, out_hi if c >= 0 else out_lo)):
+        if end == 0.0:
+            assert exact == 0.0  # c * 0 = 0 exactly: no subnormal widening
