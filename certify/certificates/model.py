@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -498,8 +499,16 @@ def _route_l2s(
     method: dict[str, Any] = {"parts": {}, "l1_prime_lambda_max_upper": check.lambda_max_upper}
     for name, fn in functions.items():
         enc = enclose(fn, **settings)
-        parts.append(_part(name, fn, enc))
-        bounds[name] = enc.upper
+        part = _part(name, fn, enc)
+        if name == "kappa" and math.isfinite(part.upper) and part.upper > 0:
+            # kappa = sup r(x, x) is often attained exactly at a corner (Brownian: x = 1),
+            # where the engine's bound is 1 ulp above it; the checker's arb balls exceed a
+            # float box by 2^-30 of its width, so it could never confirm such a bound. State
+            # kappa 2^-20 (relative) higher: still an upper bound, and the combination below
+            # uses the stated value, so the claim stays consistent with the parts.
+            part = replace(part, upper=math.nextafter(part.upper * (1.0 + 2.0**-20), math.inf))
+        parts.append(part)
+        bounds[name] = part.upper
         method["parts"][name] = _stats(enc)
     upper = math.inf
     if all(math.isfinite(v) for v in bounds.values()) and bounds["kappa"] >= 0:

@@ -77,3 +77,16 @@ def test_reports_show_nystrom_witnesses(features):
     )
     text = summary(l2s)
     assert "phi = tanh MLP 1-" in text and "F = Nystrom features" in text
+
+
+def test_kappa_attained_at_a_corner_is_confirmed(tmp_path):
+    """Brownian: kappa = sup r(x, x) = 1 is attained exactly at x = 1. The stated kappa carries
+    a 2^-20 relative margin so that the checker (whose balls exceed float boxes by 2^-30 of
+    their width) can confirm it; before, every such L2S certificate was 'not confirmed'."""
+    from certify.certificates import certify_symmetric
+
+    cert = certify_symmetric("brownian", "box:0,1", eps=0.2, method="construction", progress=False)
+    kappa = next(p for p in cert.parts if p.name == "kappa")
+    assert 1.0 < kappa.upper <= 1.0 + 2.0**-19
+    result = verify(cert.save(tmp_path / "b.json"), progress=False)
+    assert result.status == "CONFIRMED", result.reason
