@@ -46,7 +46,7 @@ from certify.relations.evaluation import residual_max
 from certify.relations.measures import Chebyshev, Measure, Uniform
 from certify.relations.spec import parse_domain, parse_relation
 from certify.spectral.mercer import MercerDecomposition, mercer
-from certify.spectral.nystrom import NystromFeatures, UniformTail, certified_uniform_tail
+from certify.spectral.nystrom import NystromFeatures, UniformTail, smallest_certified_rank
 from certify.spectral.psd import require_psd
 
 __all__ = ["certify_symmetric", "sampled_sup_error"]
@@ -299,14 +299,7 @@ def _rank_by_certified_tail(
     decomposition: MercerDecomposition, target: float, *, rng: int | None
 ) -> tuple[int, UniformTail]:
     """The smallest d whose certified T(d) (lemmas L1, L1') is <= target, and its tail."""
-    last: UniformTail | None = None
-    for d in range(1, min(decomposition.rank, 96) + 1):
-        tail = certified_uniform_tail(decomposition, d, eps=target, rng=rng)
-        last = tail
-        if tail.sup_error_bound is not None and tail.sup_error_bound <= target:
-            return d, tail
-    assert last is not None
-    return last.rank, last
+    return smallest_certified_rank(decomposition, target, max_rank=96, rng=rng)
 
 
 def certify_symmetric(

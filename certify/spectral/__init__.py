@@ -30,6 +30,7 @@ from certify.spectral.nystrom import (
     certified_feature_tail,
     certified_uniform_tail,
     certify_l1_prime,
+    smallest_certified_rank,
 )
 from certify.spectral.psd import PSDCheck, check_psd, require_psd
 
@@ -56,5 +57,6 @@ __all__ = [
     "periodic_mercer",
     "rank_for_tail",
     "require_psd",
+    "smallest_certified_rank",
     "tensor_eigenvalues",
 ]

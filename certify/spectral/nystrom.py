@@ -46,6 +46,7 @@ tiled (about 2^18 pairs at a time), never forming a (boxes, nodes, features) arr
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ __all__ = [
     "certified_feature_tail",
     "certified_uniform_tail",
     "certify_l1_prime",
+    "smallest_certified_rank",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -1265,6 +1267,62 @@ def certified_uniform_tail(
     features, gram_ = _from_mercer(decomposition, d_, shrink, gram_)
     assert gram_ is not None
     return _tail(features, box, _check(features, gram_), eps, rel_gap, budget, rng, progress)
+
+
+def smallest_certified_rank(
+    decomposition: MercerDecomposition,
+    target: float,
+    *,
+    max_rank: int | None = None,
+    rng: np.random.Generator | int | None = 0,
+    n_sample: int = 20_000,
+) -> tuple[int, UniformTail]:
+    """The smallest d whose certified T(d) is <= target (lemmas L1, L1'), and its tail.
+
+    Ranks whose sampled diagonal residual (of the unshrunk features) already exceeds
+    ``target`` are skipped: the sampled value is a lower bound of T(d), and the shrink only
+    raises the residual, so they cannot certify. The ball-arithmetic Gram matrix of the
+    nodes is computed once and shared by every rank tried.
+
+    Returns
+    -------
+    (d, UniformTail)
+        The first rank that certifies, or the last one tried (check ``sup_error_bound``).
+
+    Examples
+    --------
+    >>> from certify.spectral import mercer
+    >>> d, tail = smallest_certified_rank(mercer("gaussian:lengthscale=0.5", "box:-1,1"), 1e-3)
+    >>> d, tail.sup_error_bound <= 1e-3
+    (7, True)
+    """
+    box = decomposition.domain
+    if not isinstance(box, Box):
+        raise InvalidInputError(
+            f"smallest_certified_rank needs a box domain; the decomposition lives on {box.spec!r}."
+        )
+    target = check_real(target, "target")
+    top = min(decomposition.rank, max_rank if max_rank is not None else decomposition.rank)
+    gen = np.random.default_rng(12345)
+    corners = np.array(list(itertools.product(*zip(box.lower, box.upper, strict=True))))
+    X = np.vstack([gen.uniform(box.lower, box.upper, (n_sample, box.dim)), corners])
+    P = decomposition.features(X)[:, :top]
+    diag = decomposition.kernel.diag(X)
+    residual = diag[:, None] - np.cumsum(P**2, axis=1)  # column d - 1: rank d
+    start = 1
+    while start < top and residual[:, start - 1].max() > target:
+        start += 1
+    with ctx.workprec(PRECISION):
+        gram_: _ArbGram | None = _ArbGram(decomposition.kernel, np.asarray(decomposition.nodes))
+    last: UniformTail | None = None
+    for d in range(start, top + 1):
+        features, gram_ = _from_mercer(decomposition, d, "auto", gram_)
+        assert gram_ is not None
+        last = _tail(features, box, _check(features, gram_), target, 0.05, None, rng, False)
+        if last.sup_error_bound is not None and last.sup_error_bound <= target:
+            return d, last
+    assert last is not None
+    return last.rank, last
 
 
 def certified_feature_tail(

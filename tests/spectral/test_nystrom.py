@@ -510,3 +510,16 @@ def test_brownian_points_must_be_nonnegative(brownian):
     F = NystromFeatures.from_mercer(brownian, rank=2)
     with pytest.raises(InvalidInputError, match="lo"):
         F.enclose([[-0.1]], [[0.1]])
+
+
+def test_smallest_certified_rank_is_minimal():
+    """The rank search skips ranks whose sample already exceeds the target (a lower bound of
+    T(d)), shares one ball Gram matrix, and returns the first rank that certifies: the rank
+    below it does not certify."""
+    from certify.spectral import certified_uniform_tail, smallest_certified_rank
+
+    dec = mercer("gaussian:lengthscale=0.5", "box:-1,1;-1,1", measure="chebyshev", rank=45)
+    d, tail = smallest_certified_rank(dec, 1e-3)
+    assert tail.rank == d and tail.sup_error_bound is not None and tail.sup_error_bound <= 1e-3
+    below = certified_uniform_tail(dec, d - 1, eps=1e-3)
+    assert below.verdict == "VIOLATED"
