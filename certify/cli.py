@@ -146,6 +146,16 @@ def _symmetric(args: argparse.Namespace) -> int:
         f"L6:        any model with sup error <= eps needs >= {l6['min_features_at_eps']} "
         f"features; the witness has {l6['witness_features']}"
     )
+    l4 = cert.method["bounds"].get("L4", {})
+    if l4.get("neurons_at_eps") is not None:
+        print(
+            f"L4:        Barron networks of {l4['neurons_at_eps']:.3g} neurons suffice at eps "
+            f"(theory); the witness has {l4['witness_neurons']} "
+            f"(bound / witness = {l4['ratio_neurons_bound_to_witness']:.3g})"
+        )
+    elif l4:
+        missing = ", ".join(l4.get("missing") or []) or "see the certificate"
+        print(f"L4:        not evaluated (missing: {missing})")
     if args.out:
         path = cert.save(args.out)
         print(f"certificate written to {path} (sha256 {cert.sha256})")

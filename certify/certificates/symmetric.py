@@ -371,6 +371,7 @@ def certify_symmetric(
             phi = net
             if err <= eps / 2:
                 break
+        tried[-1]["target_met"] = bool(tried[-1]["sampled_sup_error"] <= eps / 2)
     elif method == "interpolation":
         # The exact ReLU form of the bilinear interpolant on uniform knots; the knot count
         # is the builder's deterministic rule (sampled sup error <= eps / 2).
@@ -399,9 +400,17 @@ def certify_symmetric(
             built = build_construction(
                 decomposition, rank=rank, n_neurons_per_feature=width, rng=rng
             )
-            tried.append({"width_per_feature": width, "sampled_delta": built.delta_sampled})
+            met = bool(built.delta_sampled <= delta_target / 2)
+            tried.append(
+                {
+                    "width_per_feature": width,
+                    "sampled_delta": built.delta_sampled,
+                    "delta_target": delta_target / 2,
+                    "target_met": met,
+                }
+            )
             phi = built.network
-            if built.delta_sampled <= delta_target / 2:
+            if met:
                 break
     assert phi is not None
     if method in ("direct", "interpolation"):

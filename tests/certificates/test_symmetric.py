@@ -96,6 +96,21 @@ def test_construction_through_lemma_l2_holds_and_is_confirmed(tmp_path):
     assert sampled_sup_error(rel, certify.parse_domain("box:-1,1"), phi) <= cert.upper
     result = verify(cert.save(tmp_path / "l2s.json"), progress=False)
     assert result.status == "CONFIRMED", result.reason
+    # the record says whether the builder met its own sampled Delta target (an estimate;
+    # the certificate decides either way)
+    widths = [t for t in cert.method["witness"]["tried"] if "width_per_feature" in t]
+    assert widths and all(
+        t["target_met"] == (t["sampled_delta"] <= t["delta_target"]) for t in widths
+    )
+
+
+def test_cli_symmetric_construction_prints_l4(capsys):
+    code = main([
+        "symmetric", "gaussian:lengthscale=0.5", "--domain", "box:-1,1", "--eps", "1e-2",
+        "--method", "construction", "--no-progress",
+    ])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0 and "L4:        Barron networks of" in text and "bound / witness" in text
 
 
 def test_route_l2s_refuses_plain_networks_as_reference():
