@@ -1248,6 +1248,18 @@ def certified_uniform_tail(
     >>> tail.sup_error_bound == tail.value
     True
     """
+    box = _decomposition_box(decomposition, "certified_uniform_tail")
+    d_ = decomposition._check_rank(d, "d")
+    gram_: _ArbGram | None = None
+    with ctx.workprec(PRECISION):
+        gram_ = _ArbGram(decomposition.kernel, np.asarray(decomposition.nodes))
+    features, gram_ = _from_mercer(decomposition, d_, shrink, gram_)
+    assert gram_ is not None
+    return _tail(features, box, _check(features, gram_), eps, rel_gap, budget, rng, progress)
+
+
+def _decomposition_box(decomposition: Any, who: str) -> Box:
+    """The box of a MercerDecomposition, or a clear error (the engine covers boxes only)."""
     if not isinstance(decomposition, MercerDecomposition):
         raise InvalidInputError(
             f"`decomposition` must be a MercerDecomposition (from certify.spectral.mercer); got "
@@ -1256,17 +1268,11 @@ def certified_uniform_tail(
     box = decomposition.domain
     if not isinstance(box, Box):
         raise InvalidInputError(
-            f"certified_uniform_tail needs a box domain (the enclosure engine covers boxes); "
-            f"the decomposition lives on {box.spec!r}. Decompose on a box "
-            "(mercer(kernel, 'box:...')) to certify T(d)."
+            f"{who} needs a box domain (the enclosure engine covers boxes); the decomposition "
+            f"lives on {box.spec!r}. Decompose on a box (mercer(kernel, 'box:...')) to certify "
+            "T(d)."
         )
-    d_ = decomposition._check_rank(d, "d")
-    gram_: _ArbGram | None = None
-    with ctx.workprec(PRECISION):
-        gram_ = _ArbGram(decomposition.kernel, np.asarray(decomposition.nodes))
-    features, gram_ = _from_mercer(decomposition, d_, shrink, gram_)
-    assert gram_ is not None
-    return _tail(features, box, _check(features, gram_), eps, rel_gap, budget, rng, progress)
+    return box
 
 
 def smallest_certified_rank(
@@ -1296,11 +1302,7 @@ def smallest_certified_rank(
     >>> d, tail.sup_error_bound <= 1e-3
     (7, True)
     """
-    box = decomposition.domain
-    if not isinstance(box, Box):
-        raise InvalidInputError(
-            f"smallest_certified_rank needs a box domain; the decomposition lives on {box.spec!r}."
-        )
+    box = _decomposition_box(decomposition, "smallest_certified_rank")
     target = check_real(target, "target")
     top = min(decomposition.rank, max_rank if max_rank is not None else decomposition.rank)
     gen = np.random.default_rng(12345)
