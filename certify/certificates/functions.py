@@ -277,6 +277,13 @@ class FeatureGapFunction(BoxFunction):
         self.b = b
         self.names = names
         self.domain = box
+        # Gaussian Nystrom features against a one-hidden-layer tanh network (lemma L2's
+        # Delta for the construction): Taylor models of both keep the cancellation
+        self._taylor: tuple[Any, Any] | None = None
+        for u, v in ((a, b), (b, a)):
+            if v is not None and getattr(u, "supports_taylor_gap", lambda _: False)(v):
+                self._taylor = (u, v)
+                break
 
     def describe(self) -> dict[str, Any]:
         if self.b is None:
@@ -290,6 +297,10 @@ class FeatureGapFunction(BoxFunction):
 
     def enclose(self, lo: F64, hi: F64) -> tuple[F64, F64]:
         lo, hi = _c(lo), _c(hi)
+        if self._taylor is not None:
+            features, network = self._taylor
+            taylor: tuple[F64, F64] = features.gap_taylor(network, lo, hi)
+            return taylor
         c = _centre(lo, hi)
         ab = self.a.enclose(lo, hi)
         ac = self.a.enclose(c, c)

@@ -7,10 +7,12 @@ witness network and certifies it:
 * ``method="direct"``: L-BFGS on all weights from a random-features start, grown until
   a sampled error (an estimate) is below eps / 2; certified by the direct route on X x X.
 * ``method="construction"``: THEORY.md's construction. The rank d is the smallest with a
-  certified uniform tail T(d) <= eps / 4 (Nystrom features, lemmas L1 and L1'); one tanh
-  block per feature is fitted and widened until the sampled Delta leaves room for eps;
-  certified through lemma L2 (route L2S: three enclosures over X alone, which is what
-  makes 2-D domains tractable).
+  certified uniform tail T(d) <= eps / 4 (Nystrom features, lemmas L1 and L1'); then tanh
+  networks are fitted to F_d, fewest hidden units first, until the sampled Delta leaves
+  room for eps: one block of w units per feature (THEORY.md's network) or one hidden
+  layer shared by all features (L2 only needs Delta; in 2-D the shared layer needs ~10x
+  fewer units); certified through lemma L2 (route L2S: three enclosures over X alone,
+  with Taylor models of F and phi for Delta, which is what makes 2-D domains tractable).
 * ``method="interpolation"`` (intervals only): the exact ReLU network of the bilinear
   interpolant on a knot grid (:func:`~certify.networks.builders.build_interpolation`);
   the knot count is doubled, then bisected, until a sampled error (an estimate) is below
@@ -54,6 +56,18 @@ __all__ = ["certify_symmetric", "sampled_sup_error"]
 METHODS = ("direct", "construction", "interpolation")
 _DIRECT_SIZES = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 _CONSTRUCTION_WIDTHS = (2, 4, 8, 16, 32, 64)
+_SHARED_SIZES = (25, 50, 100, 200, 400, 800, 1600)
+
+
+def _construction_candidates(rank: int) -> list[tuple[int, bool]]:
+    """(hidden units, shared?) in the order the construction tries them: fewest units first.
+
+    Blocks (THEORY.md: one network of w units per feature, w in _CONSTRUCTION_WIDTHS) and
+    one shared hidden layer (_SHARED_SIZES); at equal size the blocks come first.
+    """
+    blocks = [(rank * w, False) for w in _CONSTRUCTION_WIDTHS]
+    shared = [(n, True) for n in _SHARED_SIZES]
+    return sorted(blocks + shared, key=lambda c: (c[0], c[1]))
 
 
 def sampled_sup_error(
@@ -178,11 +192,13 @@ def _l4_construction(
     unknown = [c for c in constants if not c.known]
     if unknown:
         return _l4_unknown(unknown[0].reason)
-    if phi.output_dim != d or phi.n_neurons % d:
+    if phi.output_dim != d or phi.n_neurons < d:
         return _l4_unknown(
-            f"the witness does not have equal widths per feature ({phi.n_neurons} neurons, "
+            f"the witness has fewer hidden units than features ({phi.n_neurons} neurons, "
             f"{phi.output_dim} outputs, d = {d})"
         )
+    # equal blocks: the witness's width per feature; a shared hidden layer: the width of
+    # Barron networks with the same total number of units split equally
     width = phi.n_neurons // d
     assert isinstance(decomposition.domain, Box)
     box = decomposition.domain
@@ -203,7 +219,8 @@ def _l4_construction(
         "statement": (
             "||r - <phi, phi>||_{L2(mu x mu)} <= tau + sum_i (2 sqrt(lambda_i) delta_i + "
             "delta_i^2), delta_i = 2 R sqrt(lambda_i) C_i / sqrt(n_i), for Barron networks "
-            "(L3) of n_i units per feature; here n_i = the witness's width per feature"
+            "(L3) of n_i units per feature; here n_i = the witness's hidden units / d (its "
+            "width per feature when it is built of equal blocks)"
         ),
         "value": general.value,
         "missing": list(general.missing),
@@ -396,14 +413,20 @@ def certify_symmetric(
         kappa = float(np.max(rel._paired(decomposition.nodes, decomposition.nodes)))
         # 2 sqrt(kappa) Delta + Delta^2 <= eps / 2  <=>  Delta <= sqrt(kappa + eps/2) - sqrt(kappa)
         delta_target = float(np.sqrt(kappa + eps / 2) - np.sqrt(kappa))
-        for width in _CONSTRUCTION_WIDTHS:
-            built = build_construction(
-                decomposition, rank=rank, n_neurons_per_feature=width, rng=rng
-            )
+        for n_total, shared in _construction_candidates(rank):
+            if shared:
+                built = build_construction(
+                    decomposition, rank=rank, total_neurons=n_total, shared_hidden=True, rng=rng
+                )
+            else:
+                built = build_construction(
+                    decomposition, rank=rank, n_neurons_per_feature=n_total // rank, rng=rng
+                )
             met = bool(built.delta_sampled <= delta_target / 2)
             tried.append(
                 {
-                    "width_per_feature": width,
+                    "hidden": "shared" if shared else "blocks",
+                    "n_neurons": n_total,
                     "sampled_delta": built.delta_sampled,
                     "delta_target": delta_target / 2,
                     "target_met": met,

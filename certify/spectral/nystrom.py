@@ -60,7 +60,11 @@ from flint import arb, arb_mat, ctx
 from certify._kernels.interval import down as _iv_down
 from certify._kernels.interval import up as _iv_up
 from certify._kernels.taylor import DEFAULT_ORDER as DEFAULT_TAYLOR_ORDER
+from certify._kernels.taylor import GAP_ORDER as GAP_TAYLOR_ORDER
 from certify._kernels.taylor import diagonal_enclosure as taylor_diagonal
+from certify._kernels.taylor import gap_enclosure as taylor_gap
+from certify._kernels.taylor import multi_indices as taylor_multi_indices
+from certify._kernels.taylor import unit_monomials as taylor_unit_monomials
 from certify._rigorous import lower_float
 from certify._validation import as_points, check_int, check_real, describe
 from certify.errors import InvalidInputError
@@ -294,6 +298,9 @@ class NystromFeatures:
     _memo: list[tuple[str, FloatArray, FloatArray, Any]] = field(
         init=False, repr=False, compare=False
     )
+    _gap_tables: dict[tuple[int, int], tuple[Any, tuple[FloatArray, FloatArray]]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         rel = self.relation
@@ -335,6 +342,7 @@ class NystromFeatures:
         object.__setattr__(self, "coefficients", _readonly(coef))
         object.__setattr__(self, "shrink", shrink)
         object.__setattr__(self, "_memo", [])
+        object.__setattr__(self, "_gap_tables", {})
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
@@ -776,6 +784,101 @@ class NystromFeatures:
             hit = _no_nan(f_lo, f_hi)
             self._remember(f"taylor{order_}", lo_a, hi_a, hit)
         return hit[0].copy(), hit[1].copy()
+
+    def supports_taylor_gap(self, network: Any) -> bool:
+        """Whether :meth:`gap_taylor` applies: Gaussian features, a one-hidden-layer tanh MLP."""
+        from certify.networks.mlp import MLP
+
+        return (
+            self.has_taylor_diagonal
+            and isinstance(network, MLP)
+            and network.activation == "tanh"
+            and network.n_layers == 2
+            and network.input_dim == self.input_dim
+            and network.output_dim == self.output_dim
+        )
+
+    def gap_taylor(
+        self,
+        network: Any,
+        lo: npt.ArrayLike,
+        hi: npt.ArrayLike,
+        *,
+        order: int = GAP_TAYLOR_ORDER,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Taylor-model enclosures of ``|F(x) - phi(x)|_2`` over boxes (lemma L2's Delta).
+
+        ``phi`` is a one-hidden-layer tanh network fitted to these features (the
+        construction of THEORY.md); both are expanded to degree ``order`` at the box
+        centre with rigorous remainders and subtracted coefficient by coefficient
+        (:func:`certify._kernels.taylor.gaussian_nystrom_tanh_gap`), so a gap of 1e-5
+        between two maps of size 1 is bounded on boxes of half-width ~0.05 in 2-D; the
+        first-order form needs boxes ~100 times smaller.
+
+        Parameters
+        ----------
+        network : MLP
+            One hidden layer, tanh, as many inputs and outputs as the features
+            (:meth:`supports_taylor_gap`).
+        lo, hi : array-like of shape (k, dim), or (k,) when dim == 1
+        order : int, default=6
+            Degree of the Taylor polynomials (2 to 10).
+
+        Returns
+        -------
+        g_lo, g_hi : ndarray of shape (k,)
+            ``g_lo[b] <= |F(x) - phi(x)|_2 <= g_hi[b]`` for every x in box b.
+
+        Raises
+        ------
+        InvalidInputError
+            Not the Gaussian kernel or not such a network, a bad order, bad boxes.
+
+        Examples
+        --------
+        >>> from certify.networks import MLP
+        >>> from certify.spectral import mercer
+        >>> F = NystromFeatures.from_mercer(mercer("gaussian:lengthscale=0.5", "box:-1,1"), rank=2)
+        >>> rng = np.random.default_rng(0)
+        >>> W, b = rng.normal(size=(30, 1)), rng.normal(size=30)
+        >>> X = np.linspace(-1, 1, 200)[:, None]
+        >>> H = np.hstack([np.tanh(X @ W.T + b), np.ones((200, 1))])
+        >>> coef = np.linalg.lstsq(H, F.forward(X), rcond=None)[0]
+        >>> phi = MLP([W, coef[:-1].T], [b, coef[-1]], activation="tanh")
+        >>> g_lo, g_hi = F.gap_taylor(phi, [[0.2]], [[0.3]])
+        >>> x = np.linspace(0.2, 0.3, 11)[:, None]
+        >>> g = np.linalg.norm(F.forward(x) - phi(x), axis=1)
+        >>> bool(np.all((g_lo <= g) & (g <= g_hi))), bool(g_hi[0] < 1e-3)
+        (True, True)
+        """
+        if not self.supports_taylor_gap(network):
+            raise InvalidInputError(
+                "Taylor-model gap enclosures need Gaussian-kernel features and a one-hidden-"
+                f"layer tanh MLP with {self.input_dim} inputs and {self.output_dim} outputs; got "
+                f"{self.relation.spec!r} features and {describe(network)}."
+            )
+        order_ = check_int(order, "order", minimum=2)
+        if order_ > 10:
+            raise InvalidInputError(f"`order` must be at most 10; got {order_}.")
+        lo_a, hi_a = self._boxes(lo, hi)
+        key = (id(network), order_)
+        cached = self._gap_tables.get(key)
+        if cached is None or cached[0] is not network:
+            alphas = taylor_multi_indices(self.input_dim, order_)[0]
+            W0 = np.ascontiguousarray(network.weights[0], dtype=np.float64)
+            cached = (network, taylor_unit_monomials(W0, alphas))
+            self._gap_tables[key] = cached
+        assert isinstance(self.relation, Gaussian)
+        g_lo, g_hi = taylor_gap(
+            lo_a, hi_a, self.nodes, self.coefficients, float(self.relation.lengthscale),
+            _gamma_up(self.n_nodes),
+            (network.weights[0], network.biases[0], network.weights[1], network.biases[1]),
+            cached[1], _gamma_up(network.weights[0].shape[0] + 1), order_,
+        )  # fmt: skip
+        bad = ~(np.isfinite(g_lo) & np.isfinite(g_hi))
+        g_lo[bad] = 0.0
+        g_hi[bad] = np.inf
+        return g_lo, g_hi
 
 
 # ---------------------------------------------------------------------------- L1' check

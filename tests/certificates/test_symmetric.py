@@ -98,10 +98,12 @@ def test_construction_through_lemma_l2_holds_and_is_confirmed(tmp_path):
     assert result.status == "CONFIRMED", result.reason
     # the record says whether the builder met its own sampled Delta target (an estimate;
     # the certificate decides either way)
-    widths = [t for t in cert.method["witness"]["tried"] if "width_per_feature" in t]
-    assert widths and all(
-        t["target_met"] == (t["sampled_delta"] <= t["delta_target"]) for t in widths
-    )
+    fits = [t for t in cert.method["witness"]["tried"] if "hidden" in t]
+    assert fits and all(t["target_met"] == (t["sampled_delta"] <= t["delta_target"]) for t in fits)
+    # fewest hidden units first, and the search stops at the first fit that meets its target
+    sizes = [t["n_neurons"] for t in fits]
+    assert sizes == sorted(sizes) and [t["target_met"] for t in fits].count(True) <= 1
+    assert phi.n_neurons == sizes[-1]
 
 
 def test_cli_symmetric_construction_prints_l4(capsys):
