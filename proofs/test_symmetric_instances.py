@@ -7,6 +7,9 @@ truncation by the diagonal tail T(d)), one tanh block per feature, and L2's boun
 T(d) + 2 sqrt(kappa) Delta + Delta^2 assembled from three enclosures over X; the independent
 checker re-proves everything in ball arithmetic.
 
+The same on [-1, 1]^2 (Chebyshev measure for the Mercer data): 47 features and one hidden
+layer of 400 tanh units shared by them, Delta enclosed with Taylor models of F and phi.
+
 Second instance: Matern 3/2 (lengthscale 1, the kernel's default) on [-1, 1] at 1e-3, with
 the exact ReLU interpolation witness (``method="interpolation"``: <phi, phi> is the
 bilinear interpolant of k on uniform knots) certified by the direct route over X x X.
@@ -61,6 +64,32 @@ def test_ts_gaussian_interval_at_1e3(gaussian_certificate, tmp_path):
     print(
         f"T-S certified: gaussian:lengthscale=0.5 on [-1,1], {phi.n_neurons} neurons, "
         f"sup error <= {cert.upper:.3e} <= 1e-3 (sha256 {cert.sha256[:12]})"
+    )
+
+
+def test_ts_gaussian_square_at_1e3(tmp_path):
+    """T-S on [-1, 1]^2 at eps = 1e-3 with a tanh MLP witness, via L2 (route L2S).
+
+    The construction with the Chebyshev measure: d = 47 certified Nystrom features with
+    T(d) <= eps / 4, one shared hidden layer fitted to them, Delta enclosed with Taylor
+    models of both maps; the checker re-proves the three parts with its own Taylor models.
+    """
+    box = "box:-1,1;-1,1"
+    cert = certify_symmetric(
+        "gaussian:lengthscale=0.5", box, eps=1e-3, method="construction",
+        measure="chebyshev", progress=False,
+    )  # fmt: skip
+    assert cert.verdict == "HOLDS" and cert.route == "L2S" and cert.upper <= 1e-3
+    phi = certify.MLP.from_dict(cert.network("phi"))
+    rel = certify.parse_relation("gaussian:lengthscale=0.5")
+    assert sampled_sup_error(rel, certify.parse_domain(box), phi) <= cert.upper
+    result = verify(cert.save(tmp_path / "ts_square.json"), progress=False)
+    assert result.status == "CONFIRMED", result.reason
+    l4 = cert.method["bounds"]["L4"]
+    print(
+        f"T-S certified: gaussian:lengthscale=0.5 on [-1,1]^2, {phi.n_neurons} neurons, "
+        f"{phi.output_dim} features, sup error <= {cert.upper:.3e} <= 1e-3; L4 gives "
+        f"{l4.get('neurons_at_eps')} neurons (sha256 {cert.sha256[:12]})"
     )
 
 
