@@ -408,7 +408,17 @@ def certify_symmetric(
         # features F_d with T(d) <= eps / 4 (lemmas L1 and L1'), then one tanh block per
         # feature until the sampled Delta = sup |F_d - phi| leaves room for eps.
         rank, tail = _rank_by_certified_tail(decomposition, eps / 4, rng=rng)
-        tried.append({"rank": rank, "certified_T": tail.value})
+        # when no d <= 96 certifies the target (non-Gaussian features in 2-D: first-order
+        # tail enclosures), the construction goes on with the last d; its certificate will
+        # say UNKNOWN, and this record says why
+        tried.append(
+            {
+                "rank": rank,
+                "certified_T": tail.value,
+                "T_target": eps / 4,
+                "target_met": bool(tail.value <= eps / 4),
+            }
+        )
         reference = tail.features
         kappa = float(np.max(rel._paired(decomposition.nodes, decomposition.nodes)))
         # 2 sqrt(kappa) Delta + Delta^2 <= eps / 2  <=>  Delta <= sqrt(kappa + eps/2) - sqrt(kappa)

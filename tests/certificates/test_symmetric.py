@@ -98,6 +98,8 @@ def test_construction_through_lemma_l2_holds_and_is_confirmed(tmp_path):
     assert result.status == "CONFIRMED", result.reason
     # the record says whether the builder met its own sampled Delta target (an estimate;
     # the certificate decides either way)
+    rank_step = cert.method["witness"]["tried"][0]
+    assert rank_step["target_met"] and rank_step["certified_T"] <= rank_step["T_target"]
     fits = [t for t in cert.method["witness"]["tried"] if "hidden" in t]
     assert fits and all(t["target_met"] == (t["sampled_delta"] <= t["delta_target"]) for t in fits)
     # fewest hidden units first, and the search stops at the first fit that meets its target
