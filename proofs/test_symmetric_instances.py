@@ -51,15 +51,23 @@ def test_l1_diagonal_tail_bounds_the_truncation_error():
     print(f"L1 certified: T(7) <= {tail.sup_error_bound:.3e} >= sampled sup {sampled:.3e}")
 
 
+def _holds_and_confirmed(cert, kernel: str, box: str, route: str, path) -> certify.MLP:
+    """The T-S claim at eps = 1e-3 HOLDS by ``route``, a grid sample stays below the proven
+    bound, and the independent checker confirms the saved file; returns the witness."""
+    assert cert.verdict == "HOLDS" and cert.route == route and cert.upper <= 1e-3
+    phi = certify.MLP.from_dict(cert.network("phi"))
+    rel = certify.parse_relation(kernel)
+    assert sampled_sup_error(rel, certify.parse_domain(box), phi) <= cert.upper
+    result = verify(cert.save(path), progress=False)
+    assert result.status == "CONFIRMED", result.reason
+    return phi
+
+
 def test_ts_gaussian_interval_at_1e3(gaussian_certificate, tmp_path):
     """T-S on [-1, 1] at eps = 1e-3, via L2 (route L2S); the checker confirms."""
     cert = gaussian_certificate
-    assert cert.verdict == "HOLDS" and cert.route == "L2S" and cert.upper <= 1e-3
-    phi = certify.MLP.from_dict(cert.network("phi"))
-    rel = certify.parse_relation("gaussian:lengthscale=0.5")
-    assert sampled_sup_error(rel, certify.parse_domain("box:-1,1"), phi) <= cert.upper
-    result = verify(cert.save(tmp_path / "ts.json"), progress=False)
-    assert result.status == "CONFIRMED", result.reason
+    kernel = "gaussian:lengthscale=0.5"
+    phi = _holds_and_confirmed(cert, kernel, "box:-1,1", "L2S", tmp_path / "ts.json")
     print(
         f"T-S certified: gaussian:lengthscale=0.5 on [-1,1], {phi.n_neurons} neurons, "
         f"sup error <= {cert.upper:.3e} <= 1e-3 (sha256 {cert.sha256[:12]})"
@@ -78,12 +86,8 @@ def test_ts_gaussian_square_at_1e3(tmp_path):
         "gaussian:lengthscale=0.5", box, eps=1e-3, method="construction",
         measure="chebyshev", progress=False,
     )  # fmt: skip
-    assert cert.verdict == "HOLDS" and cert.route == "L2S" and cert.upper <= 1e-3
-    phi = certify.MLP.from_dict(cert.network("phi"))
-    rel = certify.parse_relation("gaussian:lengthscale=0.5")
-    assert sampled_sup_error(rel, certify.parse_domain(box), phi) <= cert.upper
-    result = verify(cert.save(tmp_path / "ts_square.json"), progress=False)
-    assert result.status == "CONFIRMED", result.reason
+    kernel = "gaussian:lengthscale=0.5"
+    phi = _holds_and_confirmed(cert, kernel, box, "L2S", tmp_path / "ts_square.json")
     l4 = cert.method["bounds"]["L4"]
     print(
         f"T-S certified: gaussian:lengthscale=0.5 on [-1,1]^2, {phi.n_neurons} neurons, "
@@ -106,12 +110,7 @@ def _interpolation_instance(kernel: str, box: str, label: str, tmp_path) -> None
     """T-S at eps = 1e-3 with the ReLU interpolation witness (direct route): HOLDS, a grid
     sample stays below the proven bound, and the independent checker confirms the file."""
     cert = certify_symmetric(kernel, box, eps=1e-3, method="interpolation", progress=False)
-    assert cert.verdict == "HOLDS" and cert.route == "direct" and cert.upper <= 1e-3
-    phi = certify.MLP.from_dict(cert.network("phi"))
-    rel = certify.parse_relation(kernel)
-    assert sampled_sup_error(rel, certify.parse_domain(box), phi) <= cert.upper
-    result = verify(cert.save(tmp_path / f"ts_{kernel}.json"), progress=False)
-    assert result.status == "CONFIRMED", result.reason
+    phi = _holds_and_confirmed(cert, kernel, box, "direct", tmp_path / f"ts_{kernel}.json")
     knots = cert.method["witness"]["knots"]
     print(
         f"T-S certified: {kernel} on {label}, ReLU interpolant on {knots['count']} knots, "

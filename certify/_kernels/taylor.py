@@ -154,6 +154,23 @@ def _gammas(tlo, thi, slo, shi, cap, out_lo, out_hi, n):  # pragma: no cover
         out_hi[q + 1] = min(hi_, c)
 
 
+@numba.njit(cache=True, inline="always")
+def _inv_square(lengthscale):  # pragma: no cover
+    """An enclosure [s_lo, s_hi] of 1 / l^2 (two roundings, each <= 1 ulp)."""
+    inv_l2 = 1.0 / (lengthscale * lengthscale)
+    return down(inv_l2 * (1.0 - 4.4e-16)), up(inv_l2 * (1.0 + 4.4e-16))
+
+
+@numba.njit(cache=True, inline="always")
+def _sum_radius(spread, size, gamma, n):  # pragma: no cover
+    """Radius of a midpoint-radius sum of n terms: the radii's sum ``spread`` plus Higham's
+    a-posteriori bound on the rounding of the midpoints' sum, ``gamma_n * size`` with
+    ``size = sum |mid_j| |coef_j|``; 1 / (1 - gamma) <= 1 + 2 gamma; 2 n eta for underflow."""
+    tot = up(spread + up(gamma * size))
+    tot = up(tot * (1.0 + 2.0 * gamma))
+    return up(tot + 2.0 * n * _ETA)
+
+
 @numba.njit(cache=True)
 def _nystrom_box_model(
     c, h, nodes, C, abs_C, s_lo, s_hi, alphas, rems, caps, gamma, A_lo, A_hi, rho
@@ -204,9 +221,7 @@ def _nystrom_box_model(
     for i in range(m):
         r = 0.0
         for a in range(nA + nR):
-            tot = up(spr[i, a] + up(gamma * siz[i, a]))
-            tot = up(tot * (1.0 + 2.0 * gamma))
-            tot = up(tot + 2.0 * n * _ETA)
+            tot = _sum_radius(spr[i, a], siz[i, a], gamma, n)
             vlo = down(cen[i, a] - tot)
             vhi = up(cen[i, a] + tot)
             if a < nA:
@@ -262,9 +277,7 @@ def gaussian_nystrom_diagonal(
     m = C.shape[1]
     nA = alphas.shape[0]
     nB = betas.shape[0]
-    inv_l2 = 1.0 / (lengthscale * lengthscale)
-    s_lo = down(inv_l2 * (1.0 - 4.4e-16))
-    s_hi = up(inv_l2 * (1.0 + 4.4e-16))
+    s_lo, s_hi = _inv_square(lengthscale)
     out_lo = np.empty(k)
     out_hi = np.empty(k)
     for b in numba.prange(k):
@@ -450,9 +463,7 @@ def _tanh_box_model(
             rem[i] = up(rem[i] + up(abs_A[i, j] * sp))
     for i in range(m):
         for a in range(nA):
-            tot = up(spr[i, a] + up(gamma * siz[i, a]))
-            tot = up(tot * (1.0 + 2.0 * gamma))
-            tot = up(tot + 2.0 * (N + 1) * _ETA)
+            tot = _sum_radius(spr[i, a], siz[i, a], gamma, N + 1)
             B_lo[i, a] = down(cen[i, a] - tot)
             B_hi[i, a] = up(cen[i, a] + tot)
         rho[i] = rem[i]
@@ -476,9 +487,7 @@ def gaussian_nystrom_tanh_gap(
     m = C.shape[1]
     nA = alphas.shape[0]
     p = rems[0].sum() - 1
-    inv_l2 = 1.0 / (lengthscale * lengthscale)
-    s_lo = down(inv_l2 * (1.0 - 4.4e-16))
-    s_hi = up(inv_l2 * (1.0 + 4.4e-16))
+    s_lo, s_hi = _inv_square(lengthscale)
     out_lo = np.empty(k)
     out_hi = np.empty(k)
     for b in numba.prange(k):

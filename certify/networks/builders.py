@@ -494,23 +494,24 @@ def build_construction(
     b_all = np.concatenate([b for _, b in hidden])
     A = np.zeros((d, N))
     c = np.zeros(d)
-    start = 0
     if shared_hidden:
+        # every output row + bias at once: ridge least squares on [tanh(X W^T + b), 1]
         H = np.hstack([np.tanh(X @ W_all.T + b_all), np.ones((X.shape[0], 1))])
         U, s_inv, Vt = _ridge_pinv_factors(H, ridge)
         coef_all = Vt.T @ (s_inv[:, None] * (U.T @ targets))
         A[:, :] = coef_all[:-1].T
         c[:] = coef_all[-1]
-        hidden = []  # nothing left to fit block by block
-    for i, (W_i, b_i) in enumerate(hidden):
-        stop = start + widths[i]
-        # output row + bias: ridge least squares on [tanh(X W_i^T + b_i), 1]
-        H = np.hstack([np.tanh(X @ W_i.T + b_i), np.ones((X.shape[0], 1))])
-        U, s_inv, Vt = _ridge_pinv_factors(H, ridge)
-        coef = Vt.T @ (s_inv * (U.T @ targets[:, i]))
-        A[i, start:stop] = coef[:-1]
-        c[i] = coef[-1]
-        start = stop
+    else:
+        start = 0
+        for i, (W_i, b_i) in enumerate(hidden):
+            stop = start + widths[i]
+            # output row + bias: ridge least squares on [tanh(X W_i^T + b_i), 1]
+            H = np.hstack([np.tanh(X @ W_i.T + b_i), np.ones((X.shape[0], 1))])
+            U, s_inv, Vt = _ridge_pinv_factors(H, ridge)
+            coef = Vt.T @ (s_inv * (U.T @ targets[:, i]))
+            A[i, start:stop] = coef[:-1]
+            c[i] = coef[-1]
+            start = stop
     net = MLP([W_all, A], [b_all, c], activation="tanh")
 
     err = net(X_check) - decomposition.features(X_check, rank=d)

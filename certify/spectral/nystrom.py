@@ -770,9 +770,7 @@ class NystromFeatures:
                 f"Taylor-model diagonal enclosures are implemented for the Gaussian kernel "
                 f"only; the features use {self.relation.spec!r}."
             )
-        order_ = check_int(order, "order", minimum=2)
-        if order_ > 10:
-            raise InvalidInputError(f"`order` must be at most 10; got {order_}.")
+        order_ = _taylor_order(order)
         lo_a, hi_a = self._boxes(lo, hi)
         hit = self._recall(f"taylor{order_}", lo_a, hi_a)
         if hit is None:
@@ -857,9 +855,7 @@ class NystromFeatures:
                 f"layer tanh MLP with {self.input_dim} inputs and {self.output_dim} outputs; got "
                 f"{self.relation.spec!r} features and {describe(network)}."
             )
-        order_ = check_int(order, "order", minimum=2)
-        if order_ > 10:
-            raise InvalidInputError(f"`order` must be at most 10; got {order_}.")
+        order_ = _taylor_order(order)
         lo_a, hi_a = self._boxes(lo, hi)
         key = (id(network), order_)
         cached = self._gap_tables.get(key)
@@ -879,6 +875,14 @@ class NystromFeatures:
         g_lo[bad] = 0.0
         g_hi[bad] = np.inf
         return g_lo, g_hi
+
+
+def _taylor_order(order: Any) -> int:
+    """The order of a Taylor-model enclosure: an int in [2, 10]."""
+    order_ = check_int(order, "order", minimum=2)
+    if order_ > 10:
+        raise InvalidInputError(f"`order` must be at most 10; got {order_}.")
+    return order_
 
 
 # ---------------------------------------------------------------------------- L1' check
